@@ -1,0 +1,1 @@
+//! loom models of wchan live in `tests/`; build with `RUSTFLAGS="--cfg loom"`.

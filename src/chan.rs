@@ -1,0 +1,153 @@
+//! The OpenBSD face: [`Sleep`] and [`wakeup`], `__thrsleep(2)` and `__thrwakeup(2)` in Rust
+//! shape. `docs/semantics.md` maps each clause of the man page to what happens here.
+
+use crate::loom::AtomicBool;
+use crate::park::{self, ParkOptions, ParkResult, DEFAULT_UNPARK_TOKEN};
+use crate::time::Deadline;
+use crate::Error;
+
+/// A sleep on a wait channel, built up and then started with [`Sleep::wait`].
+///
+/// ```
+/// use std::time::Duration;
+/// use wchan::{Deadline, Error, Sleep};
+///
+/// let chan = 0u8;
+/// // Nobody wakes us: the deadline ends the sleep.
+/// let r = Sleep::on(&chan).until(Deadline::after(Duration::from_millis(5))).wait();
+/// assert_eq!(r, Err(Error::TimedOut));
+/// ```
+#[must_use = "a Sleep does nothing until `.wait()`"]
+pub struct Sleep<'a> {
+    id: usize,
+    deadline: Option<Deadline>,
+    abort: Option<&'a AtomicBool>,
+    unlock: Option<Unlock<'a>>,
+}
+
+impl<'a> Sleep<'a> {
+    /// A sleep on the channel `id`: any address (`&x` coerces), compared by address only.
+    /// A null `id` makes [`Sleep::wait`] fail with `InvalidArgument`.
+    ///
+    /// Do not sleep on the address of a wchan lock's internals expecting to share its queue:
+    /// wchan's own primitives park on keys outside the user address range.
+    pub fn on<K: ?Sized>(id: *const K) -> Sleep<'a> {
+        Sleep { id: id.cast::<()>() as usize, deadline: None, abort: None, unlock: None }
+    }
+
+    /// Ends the sleep with `TimedOut` once `deadline`'s clock reaches it. A deadline at or
+    /// before now returns `TimedOut` at once without queueing (the guard is still released).
+    pub fn until(mut self, deadline: Deadline) -> Sleep<'a> {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Releases `guard` once this thread is queued on the channel, before it blocks. A thread
+    /// that takes the lock after that and calls [`wakeup`] on the channel wakes this sleeper.
+    ///
+    /// Any `lock_api` guard works: a [`crate::SpinGuard`], a [`crate::MutexGuard`], a
+    /// `parking_lot` guard. The guard is released in every outcome, errors included, by the
+    /// time `wait` returns. Calling `unlocking` again releases the earlier guard at once.
+    pub fn unlocking<R, T>(mut self, guard: lock_api::MutexGuard<'a, R, T>) -> Sleep<'a>
+    where
+        R: lock_api::RawMutex + 'a,
+        T: ?Sized + 'a,
+    {
+        let mutex = lock_api::MutexGuard::mutex(&guard);
+        std::mem::forget(guard);
+        // SAFETY: the guard proved this thread holds the lock; forgetting it moves that
+        // ownership into `Unlock`, which releases it exactly once, on drop.
+        self.unlock = Some(Unlock(unsafe { mutex.raw() }));
+        self
+    }
+
+    /// Ends the sleep with `Interrupted` if `flag` is set when checked: after the thread is
+    /// queued and the guard released, just before it blocks (OpenBSD's order). A flag set
+    /// before a [`wakeup`] of the same channel is never missed. To also end a sleep that is
+    /// already blocked when a signal arrives, the handler calls [`crate::interrupt`] after
+    /// setting the flag.
+    pub fn abort_if(mut self, flag: &'a AtomicBool) -> Sleep<'a> {
+        self.abort = Some(flag);
+        self
+    }
+
+    /// Queues the thread on the channel, releases the guard, checks the abort flag and
+    /// blocks until a [`wakeup`] takes it off the queue (`Ok`), the deadline passes
+    /// (`TimedOut`), or it is interrupted (`Interrupted`). A sleeper that a `wakeup` dequeued
+    /// returns `Ok` even if its deadline or abort came at the same moment, so `wakeup`'s count
+    /// is exact.
+    pub fn wait(self) -> Result<(), Error> {
+        let Sleep { id, deadline, abort, unlock } = self;
+        if id == 0 {
+            drop(unlock);
+            return Err(Error::InvalidArgument);
+        }
+        let options = ParkOptions { deadline, abort };
+        match park::park(id, options, || true, move || drop(unlock), |_, _| {}) {
+            ParkResult::Unparked(_) => Ok(()),
+            ParkResult::TimedOut => Err(Error::TimedOut),
+            ParkResult::Interrupted => Err(Error::Interrupted),
+            ParkResult::Invalid => unreachable!("validate always agrees"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Sleep<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleep")
+            .field("id", &(self.id as *const ()))
+            .field("deadline", &self.deadline)
+            .field("abort", &self.abort.is_some())
+            .field("unlocking", &self.unlock.is_some())
+            .finish()
+    }
+}
+
+/// Wakes up to `n` threads asleep on channel `id`, oldest first; `n == 0` wakes all of them.
+///
+/// Returns `Ok(k)` with `k >= 1` the exact number taken off the queue (each of their
+/// `wait` calls returns `Ok`), `Err(NoWaiters)` when none was asleep, `Err(InvalidArgument)`
+/// for a null `id`. Sleepers on other channels are never woken, even when they share a
+/// bucket. When no thread sleeps on any channel of `id`'s bucket it takes no lock and makes
+/// no syscall.
+///
+/// ```
+/// use wchan::{wakeup, Error};
+/// let chan = 0u32;
+/// assert_eq!(wakeup(&chan, 0), Err(Error::NoWaiters));
+/// assert_eq!(wakeup(std::ptr::null::<u32>(), 1), Err(Error::InvalidArgument));
+/// ```
+pub fn wakeup<K: ?Sized>(id: *const K, n: usize) -> Result<usize, Error> {
+    let id = id.cast::<()>() as usize;
+    if id == 0 {
+        return Err(Error::InvalidArgument);
+    }
+    let n = if n == 0 { usize::MAX } else { n };
+    match park::unpark_n(id, n, DEFAULT_UNPARK_TOKEN) {
+        0 => Err(Error::NoWaiters),
+        woken => Ok(woken),
+    }
+}
+
+/// A held lock whose release a sleep performs; releases on drop.
+struct Unlock<'a>(&'a dyn RawUnlock);
+
+trait RawUnlock {
+    /// # Safety
+    /// The caller holds the lock.
+    unsafe fn unlock(&self);
+}
+
+impl<R: lock_api::RawMutex> RawUnlock for R {
+    unsafe fn unlock(&self) {
+        // SAFETY: forwarded from the caller: the lock is held.
+        unsafe { lock_api::RawMutex::unlock(self) }
+    }
+}
+
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: an `Unlock` is made only from a forgotten guard, and dropped once.
+        unsafe { self.0.unlock() }
+    }
+}

@@ -1,0 +1,59 @@
+//! OpenBSD-style wait channels for userspace.
+//!
+//! A thread sleeps on any address (a *wait channel*); another wakes one, N or all of its
+//! sleepers — what `__thrsleep(2)` and `__thrwakeup(2)` give OpenBSD's threads library:
+//!
+//! - [`Sleep`] / [`wakeup`]: the OpenBSD face, with a spinlock hand-off
+//!   ([`Sleep::unlocking`]), an abort flag ([`Sleep::abort_if`], [`interrupt`]), absolute
+//!   deadlines on a named clock ([`Deadline`]) and exact wake counts.
+//! - [`park`]: the core for primitive builders (validate under the bucket lock, tokens,
+//!   unpark one / N / all, requeue).
+//! - [`Mutex`], [`Condvar`], [`thread::sleep`]: primitives built on [`park`].
+//!
+//! Everything lives in one global, statically allocated table of hashed wait queues; the
+//! sleep and wake paths never allocate. Built with `RUSTFLAGS="--cfg loom"`, the crate's
+//! atomics, locks and parker switch to loom's, so a loom model of your own primitive explores
+//! wchan's internals too (see `docs/model-checking.md`).
+//!
+//! ```
+//! use wchan::{wakeup, Sleep, SpinLock};
+//! use std::sync::Arc;
+//!
+//! let lock = Arc::new(SpinLock::new(0u32));
+//! let sleeper = {
+//!     let lock = lock.clone();
+//!     std::thread::spawn(move || {
+//!         let mut n = lock.lock();
+//!         *n = 1; // "I am going to sleep"
+//!         // Queued before the guard is released: no wakeup can slip in between.
+//!         Sleep::on(&*lock).unlocking(n).wait()
+//!     })
+//! };
+//! loop {
+//!     let n = lock.lock();
+//!     if *n == 1 {
+//!         // The sleeper set 1 and then slept in one step, as seen by anyone holding the lock.
+//!         assert_eq!(wakeup(&*lock, 1), Ok(1));
+//!         break;
+//!     }
+//! }
+//! assert_eq!(sleeper.join().unwrap(), Ok(()));
+//! ```
+#![warn(missing_docs, unsafe_op_in_unsafe_fn)]
+
+mod chan;
+mod error;
+mod loom;
+pub mod park;
+mod parker;
+mod spin;
+pub mod sync;
+mod table;
+mod time;
+
+pub use chan::{wakeup, Sleep};
+pub use error::Error;
+pub use park::interrupt;
+pub use spin::{SpinGuard, SpinLock};
+pub use sync::{Mutex, MutexGuard, RawMutex};
+pub use time::{Clock, Deadline, Timespec};

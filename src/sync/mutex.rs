@@ -1,0 +1,241 @@
+//! `RawMutex`: a one-byte lock that spins briefly, then parks on the wait-channel table.
+//!
+//! The state byte:
+//!
+//! | bits            | meaning                                                      |
+//! |-----------------|--------------------------------------------------------------|
+//! | `0`             | unlocked, nobody parked                                      |
+//! | `LOCKED`        | locked, nobody parked: unlock is one compare-exchange         |
+//! | `LOCKED|PARKED` | locked, threads are (or are about to be) parked on the key   |
+//! | `PARKED`        | unlocked, threads still parked (the next lock/unlock sees it) |
+//!
+//! Invariant: if a thread is parked on the key, `PARKED` is set. It is set by a locker before
+//! it parks, checked again by `validate` under the bucket lock, and cleared only under that
+//! lock: by the unlock callback when no waiter remains, or by `on_cancel` when the last
+//! waiter gives up. So an unlock can never miss a parked thread.
+//!
+//! Fairness: a lock released normally may be taken by any thread (barging keeps throughput
+//! up). When the woken waiter has been parked for a millisecond or more (`be_fair`), or on
+//! `unlock_fair`, the lock is handed to it without ever being released, so no thread starves.
+
+use std::time::Duration;
+
+use crossbeam_utils::Backoff;
+
+use crate::loom::{ConstAtomicU8, Ordering, LOOM};
+use crate::park::{self, ParkOptions, ParkResult, UnparkToken};
+use crate::time::Deadline;
+
+const LOCKED: u8 = 1;
+const PARKED: u8 = 2;
+
+/// Token for a waiter that must compete for the lock again.
+const TOKEN_RETRY: UnparkToken = UnparkToken(0);
+/// Token for a waiter that now owns the lock.
+const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+
+/// A one-byte mutual-exclusion lock for [`lock_api`]; use it through [`Mutex`].
+///
+/// Uncontended `lock` and `unlock` are one atomic read-modify-write each. Under contention a
+/// locker spins with exponential backoff (only while no thread is parked), then parks on the
+/// table; `unlock` wakes the oldest parked thread. A thread parked for 1 ms or more is handed
+/// the lock directly.
+///
+/// Timed locking (`lock_api::RawMutexTimed`) takes a [`Duration`] or a [`Deadline`] as its
+/// `Instant`, so `try_lock_until` accepts a wall-clock deadline:
+/// `m.try_lock_until(SystemTime::now().into())`.
+///
+/// No poisoning: a panic while the lock is held releases it when the guard drops, and the
+/// next locker proceeds (as `parking_lot` does). Poisoning would cost a flag check on every
+/// lock and rarely helps a primitive-level lock whose users check their own invariants.
+pub struct RawMutex {
+    state: ConstAtomicU8,
+}
+
+/// A mutex around a `T`, over [`RawMutex`].
+///
+/// ```
+/// let m = wchan::Mutex::new(vec![1]);
+/// m.lock().push(2);
+/// assert_eq!(*m.lock(), [1, 2]);
+/// assert!(m.try_lock_for(std::time::Duration::from_millis(1)).is_some());
+/// ```
+pub type Mutex<T> = lock_api::Mutex<RawMutex, T>;
+
+/// The RAII guard of a [`Mutex`]; unlocks on drop.
+pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
+
+impl RawMutex {
+    fn key(&self) -> usize {
+        super::internal_key(self)
+    }
+
+    /// The table key the mutex's waiters park on, for a condition variable that requeues.
+    pub(crate) fn park_key(&self) -> usize {
+        self.key()
+    }
+
+    /// Marks that a thread has been requeued onto this mutex, so the next unlock wakes it.
+    pub(crate) fn mark_parked(&self) {
+        self.state.fetch_or(PARKED, Ordering::Relaxed); // ordered by the bucket lock held
+    }
+
+    /// Whether the lock is held (a snapshot).
+    pub(crate) fn locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & LOCKED != 0
+    }
+
+    #[cold]
+    fn lock_slow(&self, deadline: Option<Deadline>) -> bool {
+        let backoff = Backoff::new();
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            // Free: take it, even if others are parked.
+            if state & LOCKED == 0 {
+                // Acquire: pairs with the Release of the unlock that freed it.
+                match self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed) {
+                    Ok(_) => return true,
+                    Err(now) => state = now,
+                }
+                continue;
+            }
+            // Held, and nobody parked yet: spin a little (never under loom).
+            if state & PARKED == 0 && !LOOM && !backoff.is_completed() {
+                backoff.snooze();
+                state = self.state.load(Ordering::Relaxed);
+                continue;
+            }
+            // Announce that a thread is about to park.
+            if state & PARKED == 0 {
+                if let Err(now) =
+                    self.state.compare_exchange_weak(state, state | PARKED, Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    state = now;
+                    continue;
+                }
+            }
+            let result = park::park(
+                self.key(),
+                ParkOptions::new().deadline(deadline),
+                || self.state.load(Ordering::Relaxed) == LOCKED | PARKED,
+                || {},
+                |_, was_last| {
+                    if was_last {
+                        self.state.fetch_and(!PARKED, Ordering::Relaxed);
+                    }
+                },
+            );
+            match result {
+                // The unlocker kept the lock held for us; its writes reach us through the
+                // parker's Release/Acquire.
+                ParkResult::Unparked(TOKEN_HANDOFF) => return true,
+                ParkResult::TimedOut => return false,
+                _ => {}
+            }
+            backoff.reset();
+            state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    fn unlock_slow(&self, force_fair: bool) {
+        park::unpark_one(self.key(), |result| {
+            if result.unparked > 0 && (force_fair || result.be_fair) {
+                // Hand over: the lock stays held and passes to the woken thread.
+                if !result.have_more {
+                    self.state.store(LOCKED, Ordering::Relaxed);
+                }
+                return TOKEN_HANDOFF;
+            }
+            // Release: pairs with the next locker's Acquire. Keep PARKED for those still queued.
+            let state = if result.have_more { PARKED } else { 0 };
+            self.state.store(state, Ordering::Release);
+            TOKEN_RETRY
+        });
+    }
+}
+
+// SAFETY: the lock grants exclusive access between a successful lock and the matching
+// unlock: `LOCKED` is set by exactly one successful compare-exchange (or kept set across a
+// hand-off to exactly one woken thread) and cleared only by the owner.
+unsafe impl lock_api::RawMutex for RawMutex {
+    #[allow(clippy::declare_interior_mutable_const)] // required by lock_api: a fresh lock
+    const INIT: RawMutex = RawMutex { state: ConstAtomicU8::new(0) };
+
+    type GuardMarker = lock_api::GuardSend;
+
+    #[inline]
+    fn lock(&self) {
+        // Acquire: pairs with the Release of the previous unlock.
+        if self.state.compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            self.lock_slow(None);
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & LOCKED == 0 {
+            match self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+        false
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        // Release: publishes the critical section to the next locker.
+        if self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+            self.unlock_slow(false);
+        }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        self.locked()
+    }
+}
+
+// SAFETY: as for `RawMutex`; a fair unlock hands the held lock to exactly one woken thread.
+unsafe impl lock_api::RawMutexFair for RawMutex {
+    #[inline]
+    unsafe fn unlock_fair(&self) {
+        if self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+            self.unlock_slow(true);
+        }
+    }
+
+    #[inline]
+    unsafe fn bump(&self) {
+        if self.state.load(Ordering::Relaxed) & PARKED != 0 {
+            self.unlock_slow(true);
+            lock_api::RawMutex::lock(self);
+        }
+    }
+}
+
+// SAFETY: timed locking only adds a way to give up; success still means exclusive ownership.
+unsafe impl lock_api::RawMutexTimed for RawMutex {
+    type Duration = Duration;
+    /// A [`Deadline`]: an `Instant` (monotonic) or a `SystemTime` (wall clock) converts into
+    /// one with `.into()`.
+    type Instant = Deadline;
+
+    #[inline]
+    fn try_lock_for(&self, timeout: Duration) -> bool {
+        lock_api::RawMutex::try_lock(self) || self.lock_slow(Some(Deadline::after(timeout)))
+    }
+
+    #[inline]
+    fn try_lock_until(&self, deadline: Deadline) -> bool {
+        lock_api::RawMutex::try_lock(self) || self.lock_slow(Some(deadline))
+    }
+}
+
+impl std::fmt::Debug for RawMutex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawMutex").field("locked", &self.locked()).finish()
+    }
+}

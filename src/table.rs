@@ -1,0 +1,459 @@
+//! The global hashed table of wait queues.
+//!
+//! A fixed array of cache-padded buckets; a key (an address) hashes to one bucket. Each
+//! bucket holds a lock, a count of the waiters queued in it, and a list of *key queues*: one
+//! FIFO of waiter nodes per distinct key in the bucket. The first node of each key's FIFO is
+//! its head; heads are chained through `next_key`, and a head also records its FIFO's
+//! `tail`. So a wake or requeue walks the distinct keys of one bucket, not every sleeper in
+//! it, and sleepers on other keys that share the bucket are never touched.
+//!
+//! ```text
+//! bucket.first -> head(key A) --next_key--> head(key B) --next_key--> null
+//!                    | next                     | next
+//!                  A2 -> A3 -> null            null            (head.tail = last of its FIFO)
+//! ```
+//!
+//! Waiter nodes live on their sleeping thread's stack (no heap allocation). This module is the
+//! only one that dereferences pointers to them, under one invariant:
+//!
+//! **A node is reachable from a queue only while its owner is inside `park` and cannot
+//! return.** The owner returns only after it saw `WOKEN` (stored by the waker after the last
+//! access to the node) or after it removed itself under the bucket lock. Every pointer in a
+//! queue, and every pointer in a chain of nodes dequeued but not yet woken, is therefore live.
+//!
+//! Field discipline: `next_key`, `next`, `tail`, `queued` are read and written only under the
+//! lock of the bucket that holds the node, with two exceptions that need no lock: a waker
+//! reads `next` of nodes it has dequeued (nobody else touches them then), and the owner reads
+//! `token` after seeing `WOKEN` (the waker wrote it before its Release store). `key` is an
+//! atomic because the owner reads it without a lock to find its bucket; it changes only under
+//! the locks of both buckets involved in a requeue.
+
+use std::ptr;
+
+use crate::loom::{fence, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
+use crate::park::{RequeueOp as Requeue, UnparkResult as Found};
+use crate::parker::Parker;
+use crate::time::{Clock, Timespec};
+
+/// log2 of the number of buckets. 1024 buckets keep the key list of a bucket short even with
+/// ten thousand distinct keys asleep (measured in `docs/design.md`); under loom two buckets
+/// make collisions common so models explore them.
+#[cfg(not(loom))]
+const BUCKET_BITS: u32 = 10;
+#[cfg(loom)]
+const BUCKET_BITS: u32 = 1;
+
+/// The number of buckets in the table.
+pub(crate) const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// How long a waiter must have been queued before an unpark reports `be_fair`.
+const FAIR_AFTER_NANOS: u64 = 1_000_000;
+
+/// The bucket a key lives in: Fibonacci hashing, so keys that differ only in low (alignment)
+/// bits or only in high bits still spread over all buckets.
+pub(crate) fn bucket_index(key: usize) -> usize {
+    ((key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS)) as usize
+}
+
+/// One sleeping thread's entry in a queue, on that thread's stack.
+pub(crate) struct Waiter {
+    key: AtomicUsize,
+    queued: UnsafeCell<bool>,
+    next_key: UnsafeCell<*const Waiter>,
+    next: UnsafeCell<*const Waiter>,
+    tail: UnsafeCell<*const Waiter>,
+    token: UnsafeCell<usize>,
+    parked_at: Timespec,
+    pub(crate) parker: Parker,
+}
+
+impl Waiter {
+    pub(crate) fn new(key: usize) -> Waiter {
+        Waiter {
+            key: AtomicUsize::new(key),
+            queued: UnsafeCell::new(false),
+            next_key: UnsafeCell::new(ptr::null()),
+            next: UnsafeCell::new(ptr::null()),
+            tail: UnsafeCell::new(ptr::null()),
+            token: UnsafeCell::new(0),
+            parked_at: Clock::Monotonic.now(),
+            parker: Parker::new(),
+        }
+    }
+
+    /// The token its waker left. Call only after the parker reported `WOKEN`.
+    pub(crate) fn token(&self) -> usize {
+        get(&self.token)
+    }
+
+    fn key(&self) -> usize {
+        // Relaxed: changes only under bucket locks, which order it for every reader that
+        // relies on it (see `lock_bucket_of`).
+        self.key.load(Ordering::Relaxed)
+    }
+
+    fn waited_long(&self) -> bool {
+        let waited = Clock::Monotonic.now().saturating_duration_since(self.parked_at);
+        !crate::loom::LOOM && waited.as_nanos() >= u128::from(FAIR_AFTER_NANOS)
+    }
+}
+
+fn get<T: Copy>(cell: &UnsafeCell<T>) -> T {
+    // SAFETY: by the field discipline above, no write to this cell can run concurrently.
+    cell.with(|p| unsafe { *p })
+}
+
+fn set<T>(cell: &UnsafeCell<T>, value: T) {
+    // SAFETY: by the field discipline above, no other access to this cell runs concurrently.
+    cell.with_mut(|p| unsafe { *p = value })
+}
+
+/// # Safety
+/// `p` is non-null and points at a node that is queued, or dequeued and not yet woken.
+unsafe fn node<'a>(p: *const Waiter) -> &'a Waiter {
+    // SAFETY: the caller names the table invariant, which keeps such nodes alive.
+    unsafe { &*p }
+}
+
+
+/// The list of key queues in one bucket. Only reachable through the bucket lock.
+struct Queue {
+    first: *const Waiter,
+}
+
+// SAFETY: the raw pointers are only followed under the bucket lock, by the table invariant.
+unsafe impl Send for Queue {}
+
+impl Queue {
+    /// The head of `key`'s FIFO and the head before it in the key list (None: `first`).
+    fn find<'a>(&self, key: usize) -> (Option<&'a Waiter>, Option<&'a Waiter>) {
+        let (mut prev, mut p) = (None, self.first);
+        while !p.is_null() {
+            // SAFETY: p is in this queue (table invariant).
+            let head = unsafe { node(p) };
+            if head.key() == key {
+                return (prev, Some(head));
+            }
+            prev = Some(head);
+            p = get(&head.next_key);
+        }
+        (prev, None)
+    }
+
+    fn set_link(&mut self, prev: Option<&Waiter>, to: *const Waiter) {
+        match prev {
+            None => self.first = to,
+            Some(head) => set(&head.next_key, to),
+        }
+    }
+
+    /// Appends the chain `first..=last` (linked by `next`, last.next null) to `key`'s FIFO.
+    fn append(&mut self, key: usize, first: &Waiter, last: &Waiter) {
+        match self.find(key).1 {
+            Some(head) => {
+                // SAFETY: a head's tail is in the same FIFO.
+                set(&unsafe { node(get(&head.tail)) }.next, first as *const Waiter);
+                set(&head.tail, last as *const Waiter);
+            }
+            None => {
+                set(&first.tail, last as *const Waiter);
+                set(&first.next_key, self.first);
+                self.first = first;
+            }
+        }
+    }
+
+    /// Cuts the first `n` (>= 1) nodes off `key`'s FIFO, whose head is `head` with `prev`
+    /// before it; returns the cut chain's first node, linked by `next`, last.next null.
+    fn cut_front(&mut self, prev: Option<&Waiter>, head: &Waiter, n: usize) -> *const Waiter {
+        let mut last = head;
+        for _ in 1..n {
+            // SAFETY: the caller counted at least n nodes in this FIFO.
+            last = unsafe { node(get(&last.next)) };
+        }
+        let rest = get(&last.next);
+        set(&last.next, ptr::null());
+        if rest.is_null() {
+            self.set_link(prev, get(&head.next_key));
+        } else {
+            // SAFETY: rest is the next node of this FIFO; it becomes the head.
+            let new_head = unsafe { node(rest) };
+            set(&new_head.tail, get(&head.tail));
+            set(&new_head.next_key, get(&head.next_key));
+            self.set_link(prev, rest);
+        }
+        head
+    }
+
+    /// Removes a queued node from the middle, front or end of its FIFO.
+    fn remove(&mut self, w: &Waiter) {
+        let (prev, head) = self.find(w.key());
+        let head = head.expect("a queued waiter's key has a FIFO in its bucket");
+        if ptr::eq(head, w) {
+            self.cut_front(prev, head, 1);
+            return;
+        }
+        let mut p = head;
+        loop {
+            let next = get(&p.next);
+            if ptr::eq(next, w) {
+                break;
+            }
+            // SAFETY: w is in this FIFO, so the walk reaches it before the end.
+            p = unsafe { node(next) };
+        }
+        set(&p.next, get(&w.next));
+        if ptr::eq(get(&head.tail), w) {
+            set(&head.tail, p as *const Waiter);
+        }
+    }
+}
+
+/// Counts the FIFO starting at `head`, stopping at `limit`; also reports whether nodes remain
+/// past the limit.
+fn count_fifo(head: &Waiter, limit: usize) -> (usize, bool) {
+    let (mut n, mut p) = (0, head as *const Waiter);
+    while !p.is_null() && n < limit {
+        n += 1;
+        // SAFETY: p is in a queue whose lock the caller holds.
+        p = get(&unsafe { node(p) }.next);
+    }
+    (n, !p.is_null())
+}
+
+pub(crate) struct Bucket {
+    /// Waiters queued in this bucket. Written under the lock; read without it by
+    /// `has_sleepers`, the fast path of a wake that finds nobody.
+    sleepers: AtomicUsize,
+    queue: Mutex<Queue>,
+}
+
+impl Bucket {
+    #[cfg(not(loom))]
+    const fn new() -> Bucket {
+        Bucket { sleepers: AtomicUsize::new(0), queue: Mutex::new(Queue { first: ptr::null() }) }
+    }
+
+    #[cfg(loom)]
+    fn new() -> Bucket {
+        Bucket { sleepers: AtomicUsize::new(0), queue: Mutex::new(Queue { first: ptr::null() }) }
+    }
+
+    /// A panic in a callback run under the lock poisons it; the queue is consistent at every
+    /// callback (they run before or after a mutation, never inside one), so poison is ignored.
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(not(loom))]
+static TABLE: [crossbeam_utils::CachePadded<Bucket>; BUCKETS] =
+    [const { crossbeam_utils::CachePadded::new(Bucket::new()) }; BUCKETS];
+
+#[cfg(not(loom))]
+fn bucket(key: usize) -> &'static Bucket {
+    &TABLE[bucket_index(key)]
+}
+
+#[cfg(loom)]
+loom::lazy_static! {
+    // Built afresh for every model execution, so no state leaks between executions.
+    static ref TABLE: Vec<Bucket> = (0..BUCKETS).map(|_| Bucket::new()).collect();
+}
+
+#[cfg(loom)]
+fn bucket(key: usize) -> &'static Bucket {
+    &TABLE[bucket_index(key)]
+}
+
+/// Locks the bucket that holds `w`, following requeues: after locking, the key is re-read;
+/// a requeue that moved `w` needed this lock too, so a key that matches under it is final.
+fn lock_bucket_of(w: &Waiter) -> (&'static Bucket, MutexGuard<'static, Queue>) {
+    loop {
+        let key = w.key();
+        let b = bucket(key);
+        let q = b.lock();
+        if w.key() == key {
+            return (b, q);
+        }
+    }
+}
+
+/// Locks the buckets of two keys in index order (once if they share one). The second guard
+/// is `None` when they share a bucket.
+fn lock_two(a: usize, b: usize) -> (MutexGuard<'static, Queue>, Option<MutexGuard<'static, Queue>>) {
+    let (ia, ib) = (bucket_index(a), bucket_index(b));
+    if ia == ib {
+        (bucket(a).lock(), None)
+    } else if ia < ib {
+        let ga = bucket(a).lock();
+        (ga, Some(bucket(b).lock()))
+    } else {
+        let gb = bucket(b).lock();
+        (bucket(a).lock(), Some(gb))
+    }
+}
+
+/// Queues `w` on its key if `validate` (run under the bucket lock) agrees.
+///
+/// The bucket's count is raised *before* `validate` runs and a SeqCst fence separates them.
+/// A waker that first changes what `validate` reads and then calls [`has_sleepers`] (which
+/// fences too) either makes `validate` fail or sees the count and takes the lock, which it
+/// can only get after `w` is queued. That Dekker pair is what lets a wake on an empty bucket
+/// skip the lock.
+pub(crate) fn enqueue_if(w: &Waiter, validate: impl FnOnce() -> bool) -> bool {
+    let b = bucket(w.key());
+    let mut q = b.lock();
+    b.sleepers.fetch_add(1, Ordering::Relaxed);
+    // SeqCst fence: pairs with the fence in `has_sleepers` (see above).
+    fence(Ordering::SeqCst);
+    struct Uncount<'a>(&'a AtomicUsize);
+    impl Drop for Uncount<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    let uncount = Uncount(&b.sleepers); // undoes the count if validate fails or panics
+    if !validate() {
+        return false;
+    }
+    std::mem::forget(uncount);
+    set(&w.next, ptr::null());
+    set(&w.queued, true);
+    q.append(w.key(), w, w);
+    true
+}
+
+/// Takes `w` off its queue if it is still queued, calling `removed(key, was_last)` under the
+/// lock afterwards. Returns false when a waker dequeued it first (it will be woken).
+pub(crate) fn cancel(w: &Waiter, removed: impl FnOnce(usize, bool)) -> bool {
+    let (b, mut q) = lock_bucket_of(w);
+    if !get(&w.queued) {
+        return false;
+    }
+    q.remove(w);
+    set(&w.queued, false);
+    b.sleepers.fetch_sub(1, Ordering::Relaxed);
+    let key = w.key();
+    let was_last = q.find(key).1.is_none();
+    removed(key, was_last);
+    true
+}
+
+/// Whether `key`'s bucket may hold sleepers; false means no sleeper that was queued before a
+/// write this thread made (before the call) can be missed. See [`enqueue_if`].
+pub(crate) fn has_sleepers(key: usize) -> bool {
+    // SeqCst fence: pairs with the fence in `enqueue_if` (Dekker).
+    fence(Ordering::SeqCst);
+    bucket(key).sleepers.load(Ordering::Relaxed) != 0
+}
+
+/// Marks a dequeued chain's nodes with `token` and unqueued, while the lock is held.
+fn seal_chain(mut p: *const Waiter, token: usize) {
+    while !p.is_null() {
+        // SAFETY: p was just cut from a queue under the lock the caller holds.
+        let w = unsafe { node(p) };
+        set(&w.token, token);
+        set(&w.queued, false);
+        p = get(&w.next);
+    }
+}
+
+/// Wakes a sealed chain, after the bucket lock is released.
+fn wake_chain(mut p: *const Waiter) {
+    while !p.is_null() {
+        // SAFETY: dequeued and not yet woken, so the owner is still waiting (table invariant).
+        let w = unsafe { node(p) };
+        p = get(&w.next); // read before waking: the node may vanish right after
+        let unparker = w.parker.unparker();
+        // SAFETY: the node is alive until this call's store of WOKEN.
+        unsafe { unparker.unpark() };
+    }
+}
+
+/// Dequeues up to `n` (>= 1) waiters of `key`, oldest first. `callback` runs under the lock
+/// with what was found, before anything changes, and returns the token the woken get.
+pub(crate) fn unpark(key: usize, n: usize, callback: impl FnOnce(Found) -> usize) -> Found {
+    let b = bucket(key);
+    let mut q = b.lock();
+    let (prev, head) = q.find(key);
+    let mut found = Found::default();
+    if let Some(head) = head {
+        let (count, more) = count_fifo(head, n);
+        found = Found { unparked: count, requeued: 0, have_more: more, be_fair: n == 1 && head.waited_long() };
+    }
+    let token = callback(found);
+    let chain = match head {
+        Some(head) => q.cut_front(prev, head, found.unparked),
+        None => ptr::null(),
+    };
+    b.sleepers.fetch_sub(found.unparked, Ordering::Relaxed);
+    seal_chain(chain, token);
+    drop(q);
+    wake_chain(chain);
+    found
+}
+
+/// Wakes and/or moves the waiters of `from` to `to`, under both buckets' locks.
+pub(crate) fn requeue(
+    from: usize,
+    to: usize,
+    validate: impl FnOnce() -> Requeue,
+    callback: impl FnOnce(Requeue, Found) -> usize,
+) -> Found {
+    let (mut qa, mut qb) = lock_two(from, to);
+    let op = validate();
+    if op == Requeue::Abort {
+        return Found::default();
+    }
+    let (prev, head) = qa.find(from);
+    let mut found = Found::default();
+    if let Some(head) = head {
+        let (total, _) = count_fifo(head, usize::MAX);
+        let unpark = usize::from(op != Requeue::RequeueAll);
+        found.unparked = unpark;
+        found.requeued = if op == Requeue::UnparkOne { 0 } else { total - unpark };
+        found.have_more = total > found.unparked + found.requeued;
+        found.be_fair = unpark == 1 && head.waited_long();
+    }
+    let token = callback(op, found);
+    let Some(head) = head else { return found };
+
+    let mut chain = ptr::null();
+    let mut rest: *const Waiter = head;
+    if found.unparked == 1 {
+        // The successor takes the head's place in the key list, so `prev` stays valid.
+        rest = get(&head.next);
+        chain = qa.cut_front(prev, head, 1);
+    }
+    if found.requeued > 0 {
+        // SAFETY: rest is the head of `from`'s FIFO, holding `requeued` nodes.
+        let rest_head = unsafe { node(rest) };
+        let moved = qa.cut_front(prev, rest_head, found.requeued);
+        // SAFETY: `moved` starts the cut chain of `requeued` nodes.
+        let (first, mut last) = unsafe { (node(moved), node(moved)) };
+        loop {
+            last.key.store(to, Ordering::Relaxed); // both locks held
+            let next = get(&last.next);
+            if next.is_null() {
+                break;
+            }
+            // SAFETY: still within the cut chain.
+            last = unsafe { node(next) };
+        }
+        match qb.as_mut() {
+            Some(qb) => {
+                qb.append(to, first, last);
+                bucket(from).sleepers.fetch_sub(found.requeued, Ordering::Relaxed);
+                bucket(to).sleepers.fetch_add(found.requeued, Ordering::Relaxed);
+            }
+            None => qa.append(to, first, last),
+        }
+    }
+    bucket(from).sleepers.fetch_sub(found.unparked, Ordering::Relaxed);
+    seal_chain(chain, token);
+    drop(qb);
+    drop(qa);
+    wake_chain(chain);
+    found
+}
