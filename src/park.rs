@@ -193,7 +193,9 @@ pub fn park(
     // Relaxed: the flag carries no data; the SeqCst fences of enqueue and of `unpark_n`
     // order it against a waker's "set flag, then wake" (invariant: abort is never missed).
     let aborted = options.abort.is_some_and(|flag| flag.load(Ordering::Relaxed));
-    let gave_up = if aborted { ParkResult::Interrupted } else {
+    let gave_up = if aborted {
+        ParkResult::Interrupted
+    } else {
         match waiter.parker.wait(deadline) {
             Wait::Woken => return ParkResult::Unparked(UnparkToken(waiter.token())),
             Wait::TimedOut => ParkResult::TimedOut,

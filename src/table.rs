@@ -115,7 +115,6 @@ unsafe fn node<'a>(p: *const Waiter) -> &'a Waiter {
     unsafe { &*p }
 }
 
-
 /// The list of key queues in one bucket. Only reachable through the bucket lock.
 struct Queue {
     first: *const Waiter,
