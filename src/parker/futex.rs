@@ -8,6 +8,18 @@ use super::Blocked;
 use crate::loom::AtomicU32;
 use crate::time::{Clock, Deadline};
 
+/// Futex operations without `FUTEX_PRIVATE_FLAG`.
+///
+/// Since Linux 6.17 private futexes hash into a per-process table sized from the number of
+/// online CPUs (16 slots on a 2-CPU machine), so with thousands of threads asleep every wait
+/// and wake walks a chain of hundreds of kernel entries: a wake/sleep round trip measured 2.5x
+/// slower with 10,000 other threads asleep. Shared futex operations use the global hash (256
+/// slots per CPU), which keeps that ratio near 1x for the cost of a page lookup per call;
+/// for anonymous memory the key is still per process, so fork and other processes are
+/// unaffected. Numbers and commands: `docs/design.md`, "The parker".
+const WAIT: libc::c_int = libc::FUTEX_WAIT_BITSET;
+const WAKE: libc::c_int = libc::FUTEX_WAKE;
+
 /// The futex backend needs nothing beyond the word's address.
 #[derive(Clone)]
 pub(crate) struct Handle;
@@ -19,7 +31,7 @@ impl Handle {
 }
 
 pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>, _: &Handle) -> Blocked {
-    let mut op = libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG;
+    let mut op = WAIT;
     let ts;
     let timeout = match deadline {
         None => std::ptr::null(),
@@ -66,6 +78,6 @@ pub(crate) fn wake(word: *const AtomicU32, _: &Handle) {
     // memory to still hold our word (at worst another futex user there sees a spurious wake,
     // which every futex user must tolerate, or the call fails with EFAULT).
     unsafe {
-        libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
+        libc::syscall(libc::SYS_futex, word, WAKE, 1);
     }
 }
