@@ -10,9 +10,10 @@ use crate::time::{Clock, Deadline};
 
 /// Futex operations without `FUTEX_PRIVATE_FLAG`.
 ///
-/// Since Linux 6.17 private futexes hash into a per-process table sized from the number of
-/// online CPUs (16 slots on a 2-CPU machine), so with thousands of threads asleep every wait
-/// and wake walks a chain of hundreds of kernel entries: a wake/sleep round trip measured 2.5x
+/// Recent Linux kernels (6.16 on; seen on 6.18 here) hash private futexes into a per-process
+/// table sized from the number of online CPUs (16 slots on this 2-CPU machine, read back with
+/// `prctl(PR_FUTEX_HASH)`), so with thousands of threads asleep every wait and wake walks a
+/// chain of hundreds of kernel entries: a wake/sleep round trip measured 2.5x
 /// slower with 10,000 other threads asleep. Shared futex operations use the global hash (256
 /// slots per CPU), which keeps that ratio near 1x for the cost of a page lookup per call;
 /// for anonymous memory the key is still per process, so fork and other processes are
