@@ -36,10 +36,13 @@ use crate::parker::Parker;
 use crate::time::{Clock, Timespec};
 
 /// log2 of the number of buckets. 1024 buckets keep the key list of a bucket short even with
-/// ten thousand distinct keys asleep (measured in `docs/design.md`); under loom two buckets
-/// make collisions common so models explore them.
-#[cfg(not(loom))]
+/// ten thousand distinct keys asleep (measured in `docs/design.md`; `--cfg wchan_buckets_64`
+/// builds OpenBSD's 64 for comparison); under loom two buckets make collisions common so
+/// models explore them.
+#[cfg(not(any(loom, wchan_buckets_64)))]
 const BUCKET_BITS: u32 = 10;
+#[cfg(all(not(loom), wchan_buckets_64))]
+const BUCKET_BITS: u32 = 6;
 #[cfg(loom)]
 const BUCKET_BITS: u32 = 1;
 

@@ -17,9 +17,16 @@ use crate::time::{Clock, Deadline};
 /// slower with 10,000 other threads asleep. Shared futex operations use the global hash (256
 /// slots per CPU), which keeps that ratio near 1x for the cost of a page lookup per call;
 /// for anonymous memory the key is still per process, so fork and other processes are
-/// unaffected. Numbers and commands: `docs/design.md`, "The parker".
+/// unaffected. Numbers and commands: `docs/design.md`, "The parker". Build with
+/// `--cfg wchan_private_futex` to measure the private variant.
+#[cfg(not(wchan_private_futex))]
 const WAIT: libc::c_int = libc::FUTEX_WAIT_BITSET;
+#[cfg(not(wchan_private_futex))]
 const WAKE: libc::c_int = libc::FUTEX_WAKE;
+#[cfg(wchan_private_futex)]
+const WAIT: libc::c_int = libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG;
+#[cfg(wchan_private_futex)]
+const WAKE: libc::c_int = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
 
 /// The futex backend needs nothing beyond the word's address.
 #[derive(Clone)]
