@@ -49,11 +49,12 @@ mod parker;
 mod spin;
 pub mod sync;
 mod table;
+pub mod thread;
 mod time;
 
 pub use chan::{wakeup, Sleep};
 pub use error::Error;
 pub use park::interrupt;
 pub use spin::{SpinGuard, SpinLock};
-pub use sync::{Mutex, MutexGuard, RawMutex};
+pub use sync::{Condvar, Mutex, MutexGuard, RawMutex, WaitTimeoutResult};
 pub use time::{Clock, Deadline, Timespec};

@@ -6,8 +6,10 @@
 //! range no user-space address falls in on 64-bit targets, so a user who sleeps on the
 //! address of a lock (`Sleep::on(&lock)`) never shares a queue with the lock's own waiters.
 
+mod condvar;
 mod mutex;
 
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard, RawMutex};
 
 /// Key of an internal primitive at `addr`: see the module docs.

@@ -30,9 +30,9 @@ const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
 
 /// Token for a waiter that must compete for the lock again.
-const TOKEN_RETRY: UnparkToken = UnparkToken(0);
+pub(crate) const TOKEN_RETRY: UnparkToken = UnparkToken(0);
 /// Token for a waiter that now owns the lock.
-const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 
 /// A one-byte mutual-exclusion lock for [`lock_api`]; use it through [`Mutex`].
 ///

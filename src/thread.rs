@@ -1,0 +1,86 @@
+//! Thread sleep with POSIX `nanosleep(2)` / `sleep(3)` and WASI `thread_sleep` semantics:
+//! the sleep reports the time it did not sleep when a signal handler cuts it short.
+//!
+//! A sleep is one state, "queued on a private key that nobody wakes", left in one of two ways:
+//!
+//! | how it ends                         | [`sleep`] returns      | [`sleep_secs`] returns        |
+//! |-------------------------------------|------------------------|-------------------------------|
+//! | the monotonic deadline passes       | `Duration::ZERO`       | `0`                           |
+//! | a signal handler runs on the thread | the time still to go   | the seconds still to go, rounded up |
+//!
+//! The deadline is an absolute point on `CLOCK_MONOTONIC`, computed once at the start, so
+//! setting the wall clock neither lengthens nor shortens a sleep, and an interrupted sleep
+//! reports exactly what remains of it. The thread blocks in the kernel (a futex wait on
+//! Linux) for the whole time: no busy waiting.
+//!
+//! On Linux any signal whose handler runs while the thread sleeps interrupts it, whether or
+//! not the handler was installed with `SA_RESTART` (as with `nanosleep`, which is never
+//! restarted). So does [`crate::interrupt`] called from a handler, which also catches a signal
+//! that lands just before the thread blocks. On other platforms (the portable parker, std's
+//! `thread::park_timeout`) signals do not interrupt a sleep: it always runs to its end.
+
+use std::time::Duration;
+
+use crate::park::{self, ParkOptions, ParkResult};
+use crate::time::Deadline;
+
+/// Sleeps for `duration` on the monotonic clock; returns the part not slept: zero when the
+/// whole time elapsed, the time left when a signal handler interrupted the sleep (on Linux;
+/// see the [module docs](self)). A zero duration returns at once.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let left = wchan::thread::sleep(Duration::from_millis(20));
+/// assert_eq!(left, Duration::ZERO); // no signal arrived
+/// assert!(start.elapsed() >= Duration::from_millis(20));
+/// ```
+///
+/// Resuming an interrupted sleep, as with `nanosleep`:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut left = Duration::from_millis(5);
+/// while !left.is_zero() {
+///     left = wchan::thread::sleep(left);
+/// }
+/// ```
+pub fn sleep(duration: Duration) -> Duration {
+    if duration.is_zero() {
+        return Duration::ZERO;
+    }
+    let deadline = Deadline::after(duration);
+    // A key no other thread knows: a byte on this stack frame, in wchan's internal key range
+    // so no `Sleep::on(&x)` of a user's shares it.
+    let anchor = 0u8;
+    let key = crate::sync::internal_key(&anchor);
+    loop {
+        match park::park(key, ParkOptions::new().deadline(deadline), || true, || {}, |_, _| {}) {
+            ParkResult::TimedOut => return Duration::ZERO,
+            ParkResult::Interrupted => return deadline.remaining(),
+            // Only a thread that guessed this stack address could unpark it: keep sleeping.
+            ParkResult::Unparked(_) | ParkResult::Invalid => {}
+        }
+    }
+}
+
+/// Sleeps for `seconds` seconds with POSIX `sleep(3)`'s contract: returns 0 when the whole
+/// time elapsed, or the number of seconds not slept when a signal handler interrupted the
+/// sleep (on Linux; see the [module docs](self)).
+///
+/// The unslept time is rounded **up** to whole seconds, so an interrupted sleep with any time
+/// left never reports 0 (0 always means "slept the full time"), and a caller that sleeps
+/// again for the returned value sleeps at least as long as first asked. Interrupted with
+/// 2.3 s to go, it returns 3.
+///
+/// ```
+/// assert_eq!(wchan::thread::sleep_secs(0), 0);
+/// ```
+pub fn sleep_secs(seconds: u32) -> u32 {
+    let left = sleep(Duration::from_secs(u64::from(seconds)));
+    let whole = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    // Never more than asked: the remainder is measured against a deadline `seconds` away.
+    u32::try_from(whole).unwrap_or(u32::MAX).min(seconds)
+}
