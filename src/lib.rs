@@ -58,3 +58,8 @@ pub use park::interrupt;
 pub use spin::{SpinGuard, SpinLock};
 pub use sync::{Condvar, Mutex, MutexGuard, RawMutex, WaitTimeoutResult};
 pub use time::{Clock, Deadline, Timespec};
+
+/// The README's Rust examples, compiled and run by `cargo test` so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
