@@ -288,7 +288,7 @@ fn requeued_waiter_with_a_deadline_reports_notified() {
                 let (m, cv) = &*shared;
                 let mut waiting = m.lock();
                 *waiting = true;
-                cv.wait_for(&mut waiting, Duration::from_millis(100))
+                cv.wait_for(&mut waiting, Duration::from_millis(500))
             })
         };
         let (m, cv) = &*shared;
@@ -301,7 +301,7 @@ fn requeued_waiter_with_a_deadline_reports_notified() {
         assert_eq!(cv.notify_all(), 1, "requeued onto the held mutex");
         // Hold the mutex past the waiter's deadline: it times out on the mutex's queue.
         let start = Instant::now();
-        wait_until(HANG, "the waiter's deadline to pass", || start.elapsed() > Duration::from_millis(200));
+        wait_until(HANG, "the waiter's deadline to pass", || start.elapsed() > Duration::from_millis(700));
         drop(g);
         assert!(!t.join().unwrap().timed_out(), "a requeued waiter was notified");
         assert!(m.try_lock().is_some(), "the mutex is usable afterwards");
@@ -344,5 +344,63 @@ fn condvar_with_a_second_mutex_while_waiters_remain_panics() {
         let other = Mutex::new(Counts::default());
         let mut g = other.lock();
         shared.1.wait(&mut g);
+    });
+}
+
+#[test]
+fn notify_all_outside_the_lock_while_another_thread_unlocks_loses_no_waiter() {
+    // Each round: a waiter waits for the generation to reach the round; a holder takes the
+    // mutex and releases it after a varying short spin while the notifier, outside the lock,
+    // calls notify_all. However the unlock and the requeue interleave, the waiter must wake
+    // with nobody touching the mutex afterwards (a waiter moved onto a free mutex whose
+    // unlock did not see it would sleep until some later lock: the watchdog catches that).
+    const ROUNDS: usize = 20_000;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    watchdog(HANG * 3, || {
+        let shared = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let (queued, woken, hold, holding) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let waiter = {
+            let (shared, queued, woken) = (shared.clone(), queued.clone(), woken.clone());
+            std::thread::spawn(move || {
+                let (m, cv) = &*shared;
+                for round in 1..=ROUNDS {
+                    let mut gen = m.lock();
+                    queued.store(round, SeqCst); // under the lock: queued before it is released
+                    cv.wait_while(&mut gen, |gen| *gen < round);
+                    drop(gen);
+                    woken.store(round, SeqCst);
+                }
+            })
+        };
+        let holder = {
+            let (shared, hold, holding) = (shared.clone(), hold.clone(), holding.clone());
+            std::thread::spawn(move || {
+                for round in 1..=ROUNDS {
+                    wait_until(HANG, "the holder's turn", || hold.load(SeqCst) == round);
+                    let g = shared.0.lock();
+                    holding.store(round, SeqCst);
+                    for _ in 0..(round % 64) {
+                        std::hint::spin_loop();
+                    }
+                    drop(g);
+                }
+            })
+        };
+        let (m, cv) = &*shared;
+        for round in 1..=ROUNDS {
+            wait_until(HANG, "the waiter to queue", || queued.load(SeqCst) == round && !m.is_locked());
+            *m.lock() = round;
+            hold.store(round, SeqCst);
+            wait_until(HANG, "the holder to take the lock", || holding.load(SeqCst) == round);
+            cv.notify_all();
+            wait_until(Duration::from_secs(5), "the notified waiter to wake", || woken.load(SeqCst) == round);
+        }
+        waiter.join().unwrap();
+        holder.join().unwrap();
     });
 }

@@ -211,6 +211,7 @@ fn fairness_two_threads_in_a_tight_loop_both_progress() {
             h.join().unwrap();
         }
         let counts = *m.lock();
+        eprintln!("acquisitions per thread: {counts:?}");
         let total = counts[0] + counts[1];
         for (me, n) in counts.iter().enumerate() {
             assert!(*n * 100 >= total, "thread {me} starved: {counts:?}");
@@ -224,14 +225,16 @@ fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
         // To get a waiter that is certainly parked on the mutex, it waits on a condvar and is
         // moved onto the mutex's queue by `notify_all` while the lock is held (a requeue).
         let state = Arc::new((Mutex::new((false, 0u32)), Condvar::new()));
+        let checked = Arc::new(AtomicBool::new(false));
         let waiter = {
-            let state = state.clone();
+            let (state, checked) = (state.clone(), checked.clone());
             std::thread::spawn(move || {
                 let (m, cv) = &*state;
                 let mut g = m.lock();
                 g.0 = true; // "I am queued": set under the lock, queued before it is released
                 cv.wait(&mut g);
-                g.1 += 1; // the waiter's critical section
+                g.1 += 1; // the waiter's critical section: it keeps the lock until checked
+                wait_until(HANG, "the test to check the lock", || checked.load(Ordering::SeqCst));
             })
         };
         let (m, cv) = &*state;
@@ -246,6 +249,7 @@ fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
         MutexGuard::unlock_fair(g);
         // Handed over: the lock never became free, so it cannot be taken now.
         assert!(m.try_lock().is_none(), "unlock_fair released the lock instead of handing it over");
+        checked.store(true, Ordering::SeqCst);
         waiter.join().unwrap();
         assert_eq!(m.lock().1, 11);
     });

@@ -159,3 +159,34 @@ fn interrupt_called_from_a_sa_restart_handler_ends_the_sleep_too() {
         assert!(left > Duration::from_secs(3) && left < asked, "left {left:?} after {took:?}");
     });
 }
+
+/// CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a fixed, supported one.
+    assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) }, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[test]
+fn sleep_blocks_instead_of_spinning() {
+    watchdog(HANG, || {
+        let cpu = thread_cpu_time();
+        assert_eq!(sleep(Duration::from_millis(300)), Duration::ZERO);
+        let used = thread_cpu_time() - cpu;
+        assert!(used < Duration::from_millis(100), "a 300 ms sleep used {used:?} of CPU");
+    });
+}
+
+#[test]
+fn an_endless_sleep_blocks_and_a_signal_ends_it_with_a_huge_remainder() {
+    watchdog(HANG, || {
+        let ((left, used), took) = interrupt_with(libc::SIGUSR1, || {
+            let cpu = thread_cpu_time();
+            let left = sleep(Duration::MAX);
+            (left, thread_cpu_time() - cpu)
+        });
+        assert!(used < Duration::from_millis(100), "sleeping {took:?} used {used:?} of CPU");
+        assert!(left > Duration::from_secs(1 << 40), "left {left:?}");
+    });
+}
