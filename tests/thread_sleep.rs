@@ -121,6 +121,10 @@ fn interrupt_with<T: Send + 'static>(
 }
 
 #[test]
+#[cfg_attr(
+    any(not(target_os = "linux"), wchan_fallback_parker),
+    ignore = "signals do not interrupt the portable parker"
+)]
 fn sigusr1_mid_sleep_returns_the_time_left() {
     watchdog(HANG, || {
         let asked = Duration::from_secs(2);
@@ -137,6 +141,10 @@ fn sigusr1_mid_sleep_returns_the_time_left() {
 }
 
 #[test]
+#[cfg_attr(
+    any(not(target_os = "linux"), wchan_fallback_parker),
+    ignore = "signals do not interrupt the portable parker"
+)]
 fn sigusr1_mid_sleep_secs_returns_the_unslept_seconds_rounded_up() {
     watchdog(HANG, || {
         let (left, took) = interrupt_with(libc::SIGUSR1, || sleep_secs(3));
@@ -152,6 +160,10 @@ fn sigusr1_mid_sleep_secs_returns_the_unslept_seconds_rounded_up() {
 }
 
 #[test]
+#[cfg_attr(
+    any(not(target_os = "linux"), wchan_fallback_parker),
+    ignore = "signals do not interrupt the portable parker"
+)]
 fn interrupt_called_from_a_sa_restart_handler_ends_the_sleep_too() {
     watchdog(HANG, || {
         let asked = Duration::from_secs(5);
@@ -179,6 +191,10 @@ fn sleep_blocks_instead_of_spinning() {
 }
 
 #[test]
+#[cfg_attr(
+    any(not(target_os = "linux"), wchan_fallback_parker),
+    ignore = "signals do not interrupt the portable parker"
+)]
 fn an_endless_sleep_blocks_and_a_signal_ends_it_with_a_huge_remainder() {
     watchdog(HANG, || {
         let ((left, used), took) = interrupt_with(libc::SIGUSR1, || {
