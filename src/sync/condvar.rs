@@ -396,6 +396,7 @@ impl Condvar {
         }
         if !unlocked.get() {
             // The deadline had passed before anything ran: the mutex was never released.
+            debug_assert_eq!(result, ParkResult::TimedOut);
             return Woke::TimedOut;
         }
         match result {
