@@ -1,0 +1,231 @@
+//! No heap allocation on the sleep/wake paths (DESIGN invariant 5), counted.
+//!
+//! A counting `#[global_allocator]` counts every allocation made by a thread whose
+//! thread-local "measuring" flag is on. Each test warms its threads up (one round of the
+//! workload, so any one-time setup happens outside the count), turns measuring on, runs the
+//! workload and asserts the thread's count is exactly zero. Only the measured threads count,
+//! so the test harness, the watchdog and tests running in parallel do not disturb it.
+//!
+//! One-time setup: none with the futex parker (Linux). The portable parker calls
+//! `std::thread::current()` when a thread first parks, which may allocate the thread's handle
+//! once (never for threads spawned by std, whose handle exists already).
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::{watchdog, HANG};
+use wchan::{wakeup, Condvar, Deadline, Error, Mutex, Sleep, SpinLock};
+
+struct Counting;
+
+thread_local! {
+    /// Whether this thread's allocations are being counted. Const, no destructor: safe to read
+    /// from inside the allocator at any point of a thread's life.
+    static MEASURING: Cell<bool> = const { Cell::new(false) };
+    /// Allocations this thread made while measuring.
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_alloc() {
+    let _ = MEASURING.try_with(|m| {
+        if m.get() {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the only
+// addition is a thread-local counter update, which does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_alloc();
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_alloc();
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_alloc();
+        // SAFETY: forwarded from the caller.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` with this thread's allocations counted; returns how many it made.
+fn allocations_during(f: impl FnOnce()) -> usize {
+    COUNT.with(|c| c.set(0));
+    MEASURING.with(|m| m.set(true));
+    f();
+    MEASURING.with(|m| m.set(false));
+    COUNT.with(|c| c.get())
+}
+
+#[test]
+fn counting_allocator_sees_an_allocation() {
+    // The instrument works: a Box made while measuring is counted.
+    let n = allocations_during(|| drop(std::hint::black_box(Box::new(7u64))));
+    assert_eq!(n, 1);
+}
+
+const CYCLES: u32 = 100_000;
+
+/// One sleeper, one waker; each cycle the sleeper announces itself under the spinlock and
+/// sleeps `.unlocking` the guard; the waker sees the announcement under the lock and wakes it.
+/// Half the sleeps carry a deadline (far away, so they are woken, not timed out).
+#[test]
+fn sleep_wakeup_100k_cycles_allocate_nothing() {
+    watchdog(Duration::from_secs(120), || {
+        let lock = Arc::new(SpinLock::new(0u32)); // cycle number the sleeper waits in, 0 = none
+        let sleeper = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                let cycle = |i: u32| {
+                    let mut g = lock.lock();
+                    *g = i;
+                    let sleep = Sleep::on(&*lock).unlocking(g);
+                    let sleep = if i % 2 == 0 { sleep.until(Deadline::after(Duration::from_secs(60))) } else { sleep };
+                    assert_eq!(sleep.wait(), Ok(()));
+                };
+                cycle(1); // warm-up
+                allocations_during(|| (2..=CYCLES + 1).for_each(cycle))
+            })
+        };
+        let waker = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                let cycle = |i: u32| loop {
+                    let mut g = lock.lock();
+                    if *g == i {
+                        *g = 0;
+                        assert_eq!(wakeup(&*lock, 1), Ok(1));
+                        return;
+                    }
+                    drop(g);
+                    std::hint::spin_loop();
+                };
+                cycle(1);
+                allocations_during(|| (2..=CYCLES + 1).for_each(cycle))
+            })
+        };
+        assert_eq!(sleeper.join().unwrap(), 0, "sleeper allocated");
+        assert_eq!(waker.join().unwrap(), 0, "waker allocated");
+    });
+}
+
+/// Timeouts, aborts and wakes with nobody asleep take paths of their own: none allocates.
+#[test]
+fn timeout_abort_and_empty_wakeup_allocate_nothing() {
+    watchdog(HANG, || {
+        let chan = 0u8;
+        let flag = AtomicBool::new(true);
+        let round = || {
+            let soon = Deadline::after(Duration::from_micros(50));
+            assert_eq!(Sleep::on(&chan).until(soon).wait(), Err(Error::TimedOut));
+            assert_eq!(Sleep::on(&chan).abort_if(&flag).wait(), Err(Error::Interrupted));
+            assert_eq!(wakeup(&chan, 0), Err(Error::NoWaiters));
+            assert_eq!(Sleep::on(std::ptr::null::<u8>()).wait(), Err(Error::InvalidArgument));
+        };
+        round();
+        assert_eq!(allocations_during(|| (0..1000).for_each(|_| round())), 0);
+    });
+}
+
+/// Four threads on two cores fight for one mutex with a critical section long enough that
+/// lockers run out of spinning and park: the lock, park and unpark paths allocate nothing.
+#[test]
+fn contended_mutex_allocates_nothing() {
+    const THREADS: usize = 4;
+    const ROUNDS: u64 = 50_000;
+    watchdog(Duration::from_secs(120), || {
+        let m = Arc::new(Mutex::new(0u64));
+        let start = Arc::new(Barrier::new(THREADS));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (m, start) = (m.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let round = || {
+                        let mut g = m.lock();
+                        let v = *g;
+                        for _ in 0..50 {
+                            std::hint::spin_loop();
+                        }
+                        *g = v + 1;
+                    };
+                    round();
+                    start.wait();
+                    let n = allocations_during(|| {
+                        for i in 0..ROUNDS {
+                            round();
+                            if i % 64 == 0 {
+                                // Timed locking takes the deadline path of park.
+                                let g = m.try_lock_for(Duration::from_secs(30)).expect("lock within 30 s");
+                                drop(g);
+                            }
+                        }
+                    });
+                    n
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), 0, "a locker allocated");
+        }
+        assert_eq!(*m.lock(), THREADS as u64 * (ROUNDS + 1));
+    });
+}
+
+/// Ping-pong over a condvar: each side waits for its turn and notifies the other, with
+/// `notify_one`, `notify_all` (the requeue path) and timed waits.
+#[test]
+fn condvar_wait_notify_allocates_nothing() {
+    const ROUNDS: u64 = 20_000;
+    watchdog(Duration::from_secs(120), || {
+        let pair = Arc::new((Mutex::new(0u64), Condvar::new()));
+        let side = |me: u64| {
+            let pair = pair.clone();
+            std::thread::spawn(move || {
+                let (turn, cv) = &*pair;
+                // Turn t belongs to side t % 2; the side that owns it advances it.
+                let play = |t: u64| {
+                    let mut g = turn.lock();
+                    while *g != t {
+                        if t % 3 == 0 {
+                            let _ = cv.wait_for(&mut g, Duration::from_secs(30));
+                        } else {
+                            cv.wait(&mut g);
+                        }
+                    }
+                    *g = t + 1;
+                    if t % 2 == 0 {
+                        cv.notify_one();
+                    } else {
+                        cv.notify_all();
+                    }
+                };
+                play(me); // warm-up: turns 0 and 1
+                allocations_during(|| (1..ROUNDS).map(|r| 2 * r + me).for_each(play))
+            })
+        };
+        let (a, b) = (side(0), side(1));
+        assert_eq!(a.join().unwrap(), 0, "side 0 allocated");
+        assert_eq!(b.join().unwrap(), 0, "side 1 allocated");
+        assert_eq!(*pair.0.lock(), 2 * ROUNDS);
+    });
+}
