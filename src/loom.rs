@@ -37,7 +37,7 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
     pub(crate) use loom::sync::{Mutex, MutexGuard};
     pub(crate) use loom::thread::{current as current_thread, Thread};
 }
@@ -45,46 +45,113 @@ mod imp {
 pub(crate) use imp::*;
 
 /// Atomics that can be built in a `const` context, which `lock_api::RawMutex::INIT` and
-/// `Condvar::new` need. With std they are the atomics themselves. loom's atomics cannot be
-/// built in a const context, so under loom they are created on first use, inside the model
-/// execution that first touches them: build wchan locks inside `loom::model`, not in statics.
+/// `Condvar::new` need. With std they are the atomics themselves. Under loom see
+/// [`execution`].
 #[cfg(not(loom))]
 pub(crate) type ConstAtomicU8 = AtomicU8;
 #[cfg(not(loom))]
 pub(crate) type ConstAtomicUsize = AtomicUsize;
 
 #[cfg(loom)]
-macro_rules! const_atomic {
-    ($name:ident, $atomic:ident, $int:ty) => {
-        pub(crate) struct $name {
-            init: $int,
-            cell: std::sync::OnceLock<$atomic>,
-        }
+pub(crate) use execution::{bucket_index, ConstAtomicU8, ConstAtomicUsize};
 
-        impl $name {
-            pub(crate) const fn new(init: $int) -> Self {
-                Self { init, cell: std::sync::OnceLock::new() }
-            }
-        }
+/// Per-execution state that keeps a loom model deterministic.
+///
+/// loom replays schedules and requires every execution of a model to make the same choices
+/// along the same schedule. Two things in wchan would otherwise depend on where the allocator
+/// happened to put an object, which differs between executions:
+///
+/// - **Buckets.** A key is an address. Under loom the bucket of a key is the order in which
+///   the execution first hashed it, modulo the two buckets: the 1st, 3rd, 5th… distinct key
+///   share bucket 0, the others bucket 1. Collisions stay common and deterministic.
+/// - **Const-built atomics.** loom's atomics cannot be built in a `const` context, and one
+///   created lazily by whichever thread touches it first counts as written by that thread, so
+///   a thread that built the lock and touches it later races with the creation. Instead each
+///   execution pre-creates a pool of atomics inside a `loom::lazy_static` (whose
+///   initialization loom orders before every later access), and a lock takes the next free one
+///   on first use. The cost: a thread's first wchan operation of an execution synchronizes
+///   with the one that initialized the pool, an edge real hardware does not have; touch a
+///   wchan object from the model's main thread before spawning to keep it out of the picture.
+///   Create wchan locks inside `loom::model`, never in statics.
+#[cfg(loom)]
+mod execution {
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::OnceLock;
 
-        impl std::ops::Deref for $name {
-            type Target = $atomic;
-            fn deref(&self) -> &$atomic {
-                self.cell.get_or_init(|| $atomic::new(self.init))
-            }
-        }
+    /// Atomics of each kind pre-created per execution; a model that needs more wchan locks
+    /// than this in one execution fails with a message saying so.
+    const POOL: usize = 32;
 
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(stringify!($name))
+    struct State {
+        u8s: Vec<loom::sync::atomic::AtomicU8>,
+        usizes: Vec<loom::sync::atomic::AtomicUsize>,
+        // Plain std state: bookkeeping that must not add loom branch points.
+        next_u8: std::sync::atomic::AtomicUsize,
+        next_usize: std::sync::atomic::AtomicUsize,
+        keys: std::sync::Mutex<Vec<usize>>,
+    }
+
+    loom::lazy_static! {
+        static ref STATE: State = State {
+            u8s: (0..POOL).map(|_| loom::sync::atomic::AtomicU8::new(0)).collect(),
+            usizes: (0..POOL).map(|_| loom::sync::atomic::AtomicUsize::new(0)).collect(),
+            next_u8: std::sync::atomic::AtomicUsize::new(0),
+            next_usize: std::sync::atomic::AtomicUsize::new(0),
+            keys: std::sync::Mutex::new(Vec::new()),
+        };
+    }
+
+    /// The bucket of `key` in this execution: see the module docs.
+    pub(crate) fn bucket_index(key: usize, buckets: usize) -> usize {
+        let mut keys = STATE.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let order = keys.iter().position(|&k| k == key).unwrap_or_else(|| {
+            keys.push(key);
+            keys.len() - 1
+        });
+        order % buckets
+    }
+
+    macro_rules! const_atomic {
+        ($name:ident, $atomic:ident, $int:ty, $pool:ident, $next:ident) => {
+            /// A const-constructible atomic: takes a pooled loom atomic on first use.
+            pub(crate) struct $name {
+                init: $int,
+                slot: OnceLock<&'static loom::sync::atomic::$atomic>,
             }
-        }
-    };
+
+            impl $name {
+                pub(crate) const fn new(init: $int) -> Self {
+                    Self { init, slot: OnceLock::new() }
+                }
+            }
+
+            impl std::ops::Deref for $name {
+                type Target = loom::sync::atomic::$atomic;
+                fn deref(&self) -> &Self::Target {
+                    self.slot.get_or_init(|| {
+                        let i = STATE.$next.fetch_add(1, Relaxed);
+                        let atomic = STATE.$pool.get(i).unwrap_or_else(|| {
+                            panic!("wchan under loom: more than {POOL} locks/condvars in one execution")
+                        });
+                        if self.init != 0 {
+                            atomic.store(self.init, loom::sync::atomic::Ordering::Relaxed);
+                        }
+                        atomic
+                    })
+                }
+            }
+
+            impl std::fmt::Debug for $name {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str(stringify!($name))
+                }
+            }
+        };
+    }
+
+    const_atomic!(ConstAtomicU8, AtomicU8, u8, u8s, next_u8);
+    const_atomic!(ConstAtomicUsize, AtomicUsize, usize, usizes, next_usize);
 }
-#[cfg(loom)]
-const_atomic!(ConstAtomicU8, AtomicU8, u8);
-#[cfg(loom)]
-const_atomic!(ConstAtomicUsize, AtomicUsize, usize);
 
 /// `true` when built for loom: locks park instead of spinning and clocks read as zero.
 pub(crate) const LOOM: bool = cfg!(loom);

@@ -54,8 +54,16 @@ const FAIR_AFTER_NANOS: u64 = 1_000_000;
 
 /// The bucket a key lives in: Fibonacci hashing, so keys that differ only in low (alignment)
 /// bits or only in high bits still spread over all buckets.
+#[cfg(not(loom))]
 pub(crate) fn bucket_index(key: usize) -> usize {
     ((key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS)) as usize
+}
+
+/// Under loom, addresses differ between executions, so the bucket is the order in which this
+/// execution first saw the key (see `crate::loom`): deterministic, and collisions stay common.
+#[cfg(loom)]
+pub(crate) fn bucket_index(key: usize) -> usize {
+    crate::loom::bucket_index(key, BUCKETS)
 }
 
 /// One sleeping thread's entry in a queue, on that thread's stack.
