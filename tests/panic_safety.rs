@@ -59,13 +59,13 @@ fn sleep_and_wakeup_works(key: usize) {
         std::thread::spawn(move || {
             let mut g = lock.lock();
             *g = true;
-            Sleep::on(key as *const u8).until(Deadline::after(Duration::from_secs(60))).unlocking(g).wait()
+            Sleep::on(std::ptr::null::<u8>().wrapping_add(key)).until(Deadline::after(Duration::from_secs(60))).unlocking(g).wait()
         })
     };
     loop {
         let g = lock.lock();
         if *g {
-            assert_eq!(wakeup(key as *const u8, 0), Ok(1));
+            assert_eq!(wakeup(std::ptr::null::<u8>().wrapping_add(key), 0), Ok(1));
             break;
         }
         drop(g);
@@ -94,7 +94,7 @@ fn panic_in_validate_propagates_and_the_bucket_still_works() {
             assert_eq!(panic_message(r.unwrap_err()), "validate boom");
             // Nothing was queued: a wake finds nobody (and takes the lock-free path).
             assert_eq!(park::unpark_all(a, DEFAULT_UNPARK_TOKEN), 0);
-            assert_eq!(wakeup(a as *const u8, 0), Err(wchan::Error::NoWaiters));
+            assert_eq!(wakeup(std::ptr::null::<u8>().wrapping_add(a), 0), Err(wchan::Error::NoWaiters));
         }
         bucket_still_works(a, b);
     });
