@@ -89,45 +89,42 @@ impl Timespec {
         self.nsec >= 0 && self.nsec < NANOS_PER_SEC
     }
 
-    /// `self + d`, saturating at `i64::MAX` seconds. `self` must be normalized.
+    /// `self + d`, saturating at the largest timespec. `self` must be normalized.
     pub fn saturating_add(self, d: Duration) -> Timespec {
-        let mut nsec = self.nsec + i64::from(d.subsec_nanos());
-        let mut sec = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        if nsec >= NANOS_PER_SEC {
-            nsec -= NANOS_PER_SEC;
-            sec = sec.saturating_add(1);
-        }
-        match self.sec.checked_add(sec) {
-            Some(sec) => Timespec::new(sec, nsec),
-            None => Timespec::new(i64::MAX, NANOS_PER_SEC - 1),
-        }
+        Timespec::from_nanos_saturating(self.as_nanos() + d.as_nanos() as i128)
     }
 
-    /// `self - d`, saturating at `i64::MIN` seconds. `self` must be normalized.
+    /// `self - d`, saturating at the smallest timespec. `self` must be normalized.
     pub fn saturating_sub(self, d: Duration) -> Timespec {
-        let mut nsec = self.nsec - i64::from(d.subsec_nanos());
-        let mut sec = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        if nsec < 0 {
-            nsec += NANOS_PER_SEC;
-            sec = sec.saturating_add(1);
-        }
-        match self.sec.checked_sub(sec) {
-            Some(sec) => Timespec::new(sec, nsec),
-            None => Timespec::new(i64::MIN, 0),
-        }
+        Timespec::from_nanos_saturating(self.as_nanos() - d.as_nanos() as i128)
     }
 
     /// How far `self` lies after `earlier`; zero when it does not.
     pub fn saturating_duration_since(self, earlier: Timespec) -> Duration {
-        if self <= earlier {
+        let nanos = self.as_nanos() - earlier.as_nanos();
+        if nanos <= 0 {
             return Duration::ZERO;
         }
-        let (mut sec, mut nsec) = (self.sec.wrapping_sub(earlier.sec) as u64, self.nsec - earlier.nsec);
-        if nsec < 0 {
-            nsec += NANOS_PER_SEC;
-            sec -= 1;
+        // At most (2^64 - 1) s + 999_999_999 ns apart: always a valid Duration.
+        Duration::new((nanos / NANOS_PER_SEC as i128) as u64, (nanos % NANOS_PER_SEC as i128) as u32)
+    }
+
+    /// Nanoseconds since the clock's origin; every timespec (and every `Duration`) fits in an
+    /// i128 with room to spare, so sums and differences are exact before saturating.
+    fn as_nanos(self) -> i128 {
+        self.sec as i128 * NANOS_PER_SEC as i128 + self.nsec as i128
+    }
+
+    fn from_nanos_saturating(nanos: i128) -> Timespec {
+        let (min, max) = (Timespec::new(i64::MIN, 0), Timespec::new(i64::MAX, NANOS_PER_SEC - 1));
+        if nanos <= min.as_nanos() {
+            return min;
         }
-        Duration::new(sec, nsec as u32)
+        if nanos >= max.as_nanos() {
+            return max;
+        }
+        let per_sec = NANOS_PER_SEC as i128;
+        Timespec::new(nanos.div_euclid(per_sec) as i64, nanos.rem_euclid(per_sec) as i64)
     }
 }
 
