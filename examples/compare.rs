@@ -23,9 +23,11 @@ use std::time::{Duration, Instant};
 
 use wchan::{wakeup, Sleep, SpinLock};
 
-const USAGE: &str = "usage: compare [--quick] [--csv]
-  --quick  fewer and shorter samples (under 20 s)
-  --csv    print `case,impl,median,unit` lines instead of a table";
+const USAGE: &str = "usage: compare [--quick] [--csv] [--chart FILE.svg]
+  --quick        fewer and shorter samples (under 20 s)
+  --csv          print `case,impl,median,unit` lines instead of a table
+  --chart FILE   only measure contended mutex throughput at 1, 2, 4 and 8 threads and
+                 draw it as an SVG chart in FILE";
 
 const IMPLS: [&str; 4] = ["wchan", "std", "parking_lot", "parking_lot_core"];
 
@@ -46,11 +48,19 @@ struct Row {
 }
 
 fn main() -> ExitCode {
-    let (mut quick, mut csv) = (false, false);
-    for arg in std::env::args().skip(1) {
+    let (mut quick, mut csv, mut chart) = (false, false, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--csv" => csv = true,
+            "--chart" => match args.next() {
+                Some(file) => chart = Some(file),
+                None => {
+                    eprintln!("compare: --chart needs a file name\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -66,6 +76,15 @@ fn main() -> ExitCode {
     } else {
         Plan { samples: 11, sample: Duration::from_millis(150) }
     };
+    if let Some(file) = chart {
+        return match draw_chart(&plan, &file) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("compare: drawing {file}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let started = Instant::now();
     let rows = run_all(&plan);
     if csv {
@@ -82,76 +101,145 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// One implementation's workload: `run(n)` performs about `n` operations and returns the
+/// time they took and how many it performed.
+type Runner<'a> = (&'static str, Box<dyn FnMut(u64) -> (Duration, u64) + 'a>);
+
+fn runner<'a>(imp: &'static str, run: impl FnMut(u64) -> (Duration, u64) + 'a) -> Runner<'a> {
+    (imp, Box::new(run))
+}
+
 fn run_all(plan: &Plan) -> Vec<Row> {
     let mut rows = Vec::new();
-    let mut add = |case: &'static str, imp: &'static str, median: f64, unit: &'static str| {
-        eprintln!("  {case:<24} {imp:<17} {median:>10.1} {unit}");
-        rows.push(Row { case, imp, median, unit });
+    let mut case = |case: &'static str, unit: &'static str, runners: Vec<Runner<'_>>| {
+        for (imp, median) in measure(plan, runners) {
+            eprintln!("  {case:<22} {imp:<17} {median:>10.1} {unit}");
+            rows.push(Row { case, imp, median, unit });
+        }
     };
+    type WMutex = wchan::Mutex<u64>;
+    type SMutex = std::sync::Mutex<u64>;
+    type PMutex = parking_lot::Mutex<u64>;
 
-    add("mutex_uncontended", "wchan", measure(plan, uncontended::<wchan::Mutex<u64>>), "ns");
-    add("mutex_uncontended", "std", measure(plan, uncontended::<std::sync::Mutex<u64>>), "ns");
-    add("mutex_uncontended", "parking_lot", measure(plan, uncontended::<parking_lot::Mutex<u64>>), "ns");
-    for (case, threads) in [("mutex_contended_2", 2), ("mutex_contended_8", 8)] {
-        add(case, "wchan", measure(plan, |n| contended::<wchan::Mutex<u64>>(threads, 1, n)), "ns");
-        add(case, "std", measure(plan, |n| contended::<std::sync::Mutex<u64>>(threads, 1, n)), "ns");
-        add(case, "parking_lot", measure(plan, |n| contended::<parking_lot::Mutex<u64>>(threads, 1, n)), "ns");
+    case(
+        "mutex_uncontended",
+        "ns",
+        vec![
+            runner("wchan", uncontended::<WMutex>),
+            runner("std", uncontended::<SMutex>),
+            runner("parking_lot", uncontended::<PMutex>),
+        ],
+    );
+    for (name, threads, locks) in
+        [("mutex_contended_2", 2, 1), ("mutex_contended_8", 8, 1), ("mutex_many_locks_4", 4, 64)]
+    {
+        case(
+            name,
+            "ns",
+            vec![
+                runner("wchan", move |n| contended::<WMutex>(threads, locks, n)),
+                runner("std", move |n| contended::<SMutex>(threads, locks, n)),
+                runner("parking_lot", move |n| contended::<PMutex>(threads, locks, n)),
+            ],
+        );
     }
-    let case = "mutex_many_locks_4";
-    add(case, "wchan", measure(plan, |n| contended::<wchan::Mutex<u64>>(4, 64, n)), "ns");
-    add(case, "std", measure(plan, |n| contended::<std::sync::Mutex<u64>>(4, 64, n)), "ns");
-    add(case, "parking_lot", measure(plan, |n| contended::<parking_lot::Mutex<u64>>(4, 64, n)), "ns");
-
-    add("condvar_notify_empty", "wchan", measure(plan, notify_empty::<WchanCv>), "ns");
-    add("condvar_notify_empty", "std", measure(plan, notify_empty::<StdCv>), "ns");
-    add("condvar_notify_empty", "parking_lot", measure(plan, notify_empty::<PlCv>), "ns");
-    add("condvar_pingpong", "wchan", measure(plan, pingpong::<WchanCv>), "ns");
-    add("condvar_pingpong", "std", measure(plan, pingpong::<StdCv>), "ns");
-    add("condvar_pingpong", "parking_lot", measure(plan, pingpong::<PlCv>), "ns");
-    add("condvar_notify_all_8", "wchan", measure(plan, |n| notify_all::<WchanCv>(8, n)), "ns");
-    add("condvar_notify_all_8", "std", measure(plan, |n| notify_all::<StdCv>(8, n)), "ns");
-    add("condvar_notify_all_8", "parking_lot", measure(plan, |n| notify_all::<PlCv>(8, n)), "ns");
-
-    add("wakeup_empty", "wchan", measure(plan, wakeup_empty_wchan), "ns");
-    add("wakeup_empty", "parking_lot_core", measure(plan, wakeup_empty_plc), "ns");
-    add("sleep_wake_roundtrip", "wchan", measure(plan, roundtrip::<WchanChan>), "ns");
-    add("sleep_wake_roundtrip", "parking_lot_core", measure(plan, roundtrip::<PlcChan>), "ns");
-    add("wake_latency_0", "wchan", measure(plan, roundtrip::<WchanChan>), "ns");
+    case(
+        "condvar_notify_empty",
+        "ns",
+        vec![
+            runner("wchan", notify_empty::<WchanCv>),
+            runner("std", notify_empty::<StdCv>),
+            runner("parking_lot", notify_empty::<PlCv>),
+        ],
+    );
+    case(
+        "condvar_pingpong",
+        "ns",
+        vec![
+            runner("wchan", pingpong::<WchanCv>),
+            runner("std", pingpong::<StdCv>),
+            runner("parking_lot", pingpong::<PlCv>),
+        ],
+    );
+    case(
+        "condvar_notify_all_8",
+        "ns",
+        vec![
+            runner("wchan", |n| notify_all::<WchanCv>(8, n)),
+            runner("std", |n| notify_all::<StdCv>(8, n)),
+            runner("parking_lot", |n| notify_all::<PlCv>(8, n)),
+        ],
+    );
+    case("wakeup_empty", "ns", vec![runner("wchan", wakeup_empty_wchan), runner("parking_lot_core", wakeup_empty_plc)]);
+    case(
+        "sleep_wake_roundtrip",
+        "ns",
+        vec![runner("wchan", roundtrip::<WchanChan>), runner("parking_lot_core", roundtrip::<PlcChan>)],
+    );
+    case("wake_latency_0", "ns", vec![runner("wchan", roundtrip::<WchanChan>)]);
     let others = Sleepers::start(10_000);
-    add("wake_latency_10000", "wchan", measure(plan, roundtrip::<WchanChan>), "ns");
+    case("wake_latency_10000", "ns", vec![runner("wchan", roundtrip::<WchanChan>)]);
     others.stop();
 
-    let size = |n: usize| n as f64;
-    add("size_mutex", "wchan", size(std::mem::size_of::<wchan::Mutex<()>>()), "bytes");
-    add("size_mutex", "std", size(std::mem::size_of::<std::sync::Mutex<()>>()), "bytes");
-    add("size_mutex", "parking_lot", size(std::mem::size_of::<parking_lot::Mutex<()>>()), "bytes");
-    add("size_condvar", "wchan", size(std::mem::size_of::<wchan::Condvar>()), "bytes");
-    add("size_condvar", "std", size(std::mem::size_of::<std::sync::Condvar>()), "bytes");
-    add("size_condvar", "parking_lot", size(std::mem::size_of::<parking_lot::Condvar>()), "bytes");
+    let mut sizes = |case: &'static str, values: [(&'static str, usize); 3]| {
+        for (imp, bytes) in values {
+            rows.push(Row { case, imp, median: bytes as f64, unit: "bytes" });
+        }
+    };
+    use std::mem::size_of;
+    sizes(
+        "size_mutex",
+        [
+            ("wchan", size_of::<wchan::Mutex<()>>()),
+            ("std", size_of::<std::sync::Mutex<()>>()),
+            ("parking_lot", size_of::<parking_lot::Mutex<()>>()),
+        ],
+    );
+    sizes(
+        "size_condvar",
+        [
+            ("wchan", size_of::<wchan::Condvar>()),
+            ("std", size_of::<std::sync::Condvar>()),
+            ("parking_lot", size_of::<parking_lot::Condvar>()),
+        ],
+    );
     rows
 }
 
-/// Median time per operation, in ns. `run(n)` performs about `n` operations and returns the
-/// time they took and how many it performed.
-fn measure(plan: &Plan, mut run: impl FnMut(u64) -> (Duration, u64)) -> f64 {
-    // Calibrate: grow `n` until a run takes a measurable share of a sample, then scale it.
-    let mut n = 1;
-    let n = loop {
-        let (took, done) = run(n);
-        if took >= plan.sample / 10 || n >= 1 << 32 {
-            let per_op = took.as_secs_f64() / done as f64;
-            break ((plan.sample.as_secs_f64() / per_op) as u64).max(1);
-        }
-        n *= 4;
-    };
-    let mut per_op: Vec<f64> = (0..plan.samples)
-        .map(|_| {
-            let (took, done) = run(n);
-            took.as_nanos() as f64 / done as f64
+/// The median time per operation (ns) of each runner. Each one is calibrated first: its
+/// operation count grows until a run takes a tenth of a sample, then is scaled to fill one.
+/// Then the samples are taken in turns (one of each runner, then again), so a burst of load
+/// from other processes on a shared machine hits every implementation alike.
+fn measure(plan: &Plan, mut runners: Vec<Runner<'_>>) -> Vec<(&'static str, f64)> {
+    let counts: Vec<u64> = runners
+        .iter_mut()
+        .map(|(_, run)| {
+            let mut n = 1;
+            loop {
+                let (took, done) = run(n);
+                if took >= plan.sample / 10 || n >= 1 << 32 {
+                    let per_op = took.as_secs_f64() / done as f64;
+                    break ((plan.sample.as_secs_f64() / per_op) as u64).max(1);
+                }
+                n *= 4;
+            }
         })
         .collect();
-    per_op.sort_by(f64::total_cmp);
-    per_op[per_op.len() / 2]
+    let mut per_op = vec![Vec::new(); runners.len()];
+    for _ in 0..plan.samples {
+        for (i, (_, run)) in runners.iter_mut().enumerate() {
+            let (took, done) = run(counts[i]);
+            per_op[i].push(took.as_nanos() as f64 / done as f64);
+        }
+    }
+    runners
+        .iter()
+        .zip(per_op)
+        .map(|((imp, _), mut v)| {
+            v.sort_by(f64::total_cmp);
+            (*imp, v[v.len() / 2])
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -672,4 +760,62 @@ fn print_targets(rows: &[Row]) {
     let (m, c) = (w("size_mutex"), w("size_condvar"));
     check("size_of wchan::Mutex<()> (bytes)", m, m == 1.0, "== 1");
     check("size_of wchan::Condvar (bytes)", c, c <= 8.0, "<= 8");
+}
+
+// ---------------------------------------------------------------------------------------
+// Chart
+
+/// Measures contended throughput of the three mutexes at 1, 2, 4 and 8 threads (one lock,
+/// the same short critical section as `mutex_contended_*`) and draws it into `file`.
+fn draw_chart(plan: &Plan, file: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+
+    type WMutex = wchan::Mutex<u64>;
+    type SMutex = std::sync::Mutex<u64>;
+    type PMutex = parking_lot::Mutex<u64>;
+    let names = ["wchan", "std", "parking_lot"];
+    let mut series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); names.len()];
+    for threads in [1, 2, 4, 8] {
+        let medians = measure(
+            plan,
+            vec![
+                runner(names[0], move |n| contended::<WMutex>(threads, 1, n)),
+                runner(names[1], move |n| contended::<SMutex>(threads, 1, n)),
+                runner(names[2], move |n| contended::<PMutex>(threads, 1, n)),
+            ],
+        );
+        for (i, (imp, ns)) in medians.into_iter().enumerate() {
+            eprintln!("  {threads} threads  {imp:<12} {ns:>8.1} ns per acquisition");
+            // ns per acquisition -> million acquisitions per second.
+            series[i].push((threads as f64, 1e3 / ns));
+        }
+    }
+    let top = series.iter().flatten().map(|p| p.1).fold(0.0, f64::max) * 1.15;
+
+    let root = SVGBackend::new(file, (760, 440)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Contended mutex throughput (one lock, short critical section, 2 cores)", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.5f64..8.5f64, 0f64..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("threads")
+        .y_desc("million acquisitions / s (higher is better)")
+        .x_labels(8)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
+    let colors = [RED, BLUE, GREEN];
+    for ((name, points), color) in names.iter().zip(&series).zip(colors) {
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+    root.present()?;
+    Ok(())
 }
