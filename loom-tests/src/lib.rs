@@ -6,38 +6,86 @@
 //!     cargo test -p loom-tests --release
 //! ```
 //!
-//! `docs/model-checking.md` says what each model proves. This library holds the helpers the
-//! models share: loom must replay every execution exactly, so nothing a model does may depend
-//! on where the allocator happened to put an object. `key_in_bucket` gives fixed channel ids;
-//! a wchan lock's own key is its heap address, whose bucket can change between executions
-//! (see `tests/determinism.rs`).
+//! `docs/model-checking.md` says what each model proves. This library holds what the models
+//! share. loom replays every execution of a model and requires the same choices along the
+//! same schedule, so nothing may depend on where the allocator put an object; under loom
+//! wchan therefore places a key in a bucket by the order in which the execution first hashed
+//! it (`src/loom.rs`). [`start`] uses that order to choose which keys collide.
 
-/// A channel id (a key) that hashes to table bucket `bucket`: the `nth` such id above a fixed
-/// base. Ids are plain numbers, never dereferenced, so every execution uses the same ones.
-pub fn key_in_bucket(bucket: usize, nth: usize) -> usize {
-    assert!(bucket < wchan::park::BUCKETS, "wchan has {} buckets", wchan::park::BUCKETS);
-    (0x1000..)
-        .step_by(8)
-        .filter(|&key| wchan::park::bucket_index(key) == bucket)
-        .nth(nth)
-        .expect("the hash spreads keys over every bucket")
+/// A fixed channel id: a plain number, never dereferenced, the same in every execution.
+pub const fn channel(i: usize) -> usize {
+    0x1000 + 64 * i
 }
 
-/// The table key wchan's own primitives (`Mutex`, `Condvar`) park on: their address with the
-/// top bit set (`src/sync/mod.rs`).
-pub fn internal_key<T>(primitive: &T) -> usize {
+/// A key registered only to shift the keys after it to the other bucket.
+pub const SPARE: usize = 0x800;
+
+/// Starts a model execution; call it first, from the model's main thread, before spawning.
+///
+/// Registers `keys` with wchan's table in order, so `keys[i]` lands in bucket
+/// `i % wchan::park::BUCKETS` (`[a, b, c]`: `a` and `c` share bucket 0, `b` is alone in
+/// bucket 1; pass [`SPARE`] to skip a bucket). It also makes the main thread the one that
+/// builds wchan's per-execution state (the table and the pool of lock atomics, both loom
+/// lazy statics): a thread that touches a lazy static after another built it synchronizes
+/// with the builder, an edge real hardware lacks, and it is harmless only when the builder
+/// is the main thread before any spawn. With no keys, [`SPARE`] is registered.
+///
+/// # Panics
+/// If a wchan operation ran earlier in this execution (the buckets would differ).
+pub fn start(keys: &[usize]) {
+    let keys = if keys.is_empty() { &[SPARE][..] } else { keys };
+    for (i, &key) in keys.iter().enumerate() {
+        assert_eq!(
+            wchan::park::bucket_index(key),
+            i % wchan::park::BUCKETS,
+            "loom_tests::start must be the first wchan call of the execution, with distinct keys"
+        );
+    }
+    // Builds the table (an unpark with nobody parked takes no lock: a fence and a load).
+    assert_eq!(wchan::park::unpark_all(keys[0], wchan::park::DEFAULT_UNPARK_TOKEN), 0);
+}
+
+/// The table key a wchan `Mutex` (or `SpinLock`) parks on: the address of its `RawMutex`
+/// with the top bit set (`src/sync/mod.rs`). Pass it to [`start`] to choose the lock's bucket.
+pub fn mutex_key<T: ?Sized>(mutex: &wchan::Mutex<T>) -> usize {
+    // SAFETY: `raw` is unsafe because unlocking through it would break a guard; only the
+    // address is taken here.
+    internal_key(unsafe { mutex.raw() })
+}
+
+/// The table key a wchan `Condvar` parks on; see [`mutex_key`].
+pub fn condvar_key(condvar: &wchan::Condvar) -> usize {
+    internal_key(condvar)
+}
+
+fn internal_key<T>(primitive: &T) -> usize {
     (primitive as *const T as usize) | (1 << (usize::BITS - 1))
 }
 
-/// Returns `lock` after making its state word exist in this execution.
-///
-/// Under loom, wchan's const-constructible atomics (the state of a `Mutex`/`SpinLock`, a
-/// `Condvar`) are created on first use, and loom counts that creation as a write. If two
-/// threads race to be first, loom reports "Causality violation: Concurrent load and mut
-/// accesses": the other thread's access is not ordered after the creation. Touching the lock
-/// once in the thread that built it, before spawning, orders the creation before every other
-/// thread's access.
-pub fn created<R: lock_api::RawMutex, T>(lock: lock_api::Mutex<R, T>) -> lock_api::Mutex<R, T> {
-    let _ = lock.is_locked();
-    lock
+/// The outcomes a model reported over all its executions; see [`model_reaching`].
+#[derive(Clone, Default)]
+pub struct Outcomes(std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<&'static str>>>);
+
+impl Outcomes {
+    /// Records that this execution ended in `outcome`. Plain std state: no loom branch point.
+    pub fn saw(&self, outcome: &'static str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(outcome);
+    }
+}
+
+/// Runs `f` under `loom::model`, then checks that over all executions `f` reported every
+/// outcome in `expected` through [`Outcomes::saw`]: proof that the model reaches the cases it
+/// claims to check rather than passing because a race never happens.
+#[cfg(loom)]
+pub fn model_reaching<F>(expected: &[&'static str], f: F)
+where
+    F: Fn(&Outcomes) + Sync + Send + 'static,
+{
+    let outcomes = Outcomes::default();
+    let seen = outcomes.clone();
+    loom::model(move || f(&seen));
+    let seen = outcomes.0.lock().unwrap_or_else(|p| p.into_inner());
+    for want in expected {
+        assert!(seen.contains(want), "no execution reached {want:?}; reached {seen:?}");
+    }
 }

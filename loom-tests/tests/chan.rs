@@ -14,7 +14,7 @@ use std::time::Duration;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{created, key_in_bucket};
+use loom_tests::{channel, start, SPARE};
 use wchan::{wakeup, Deadline, Error, Sleep, SpinLock};
 
 /// The handshake state guarded by the `SpinLock`.
@@ -36,8 +36,9 @@ fn chan(key: usize) -> *const u8 {
 #[test]
 fn wakeup_after_the_guard_is_released_always_finds_the_sleeper() {
     loom::model(|| {
-        let key = key_in_bucket(0, 0);
-        let lock = Arc::new(created(SpinLock::new(Shared::default())));
+        let key = channel(0);
+        start(&[key]);
+        let lock = Arc::new(SpinLock::new(Shared::default()));
         let sleeper = {
             let lock = lock.clone();
             thread::spawn(move || {
@@ -65,7 +66,8 @@ fn wakeup_after_the_guard_is_released_always_finds_the_sleeper() {
 #[test]
 fn abort_flag_set_before_wakeup_is_never_missed() {
     loom::model(|| {
-        let key = key_in_bucket(0, 0);
+        let key = channel(0);
+        start(&[key]);
         let abort = Arc::new(AtomicBool::new(false));
         let sleeper = {
             let abort = abort.clone();
@@ -91,8 +93,9 @@ fn abort_flag_set_before_wakeup_is_never_missed() {
 #[test]
 fn sleeper_never_blocks_with_the_abort_flag_set() {
     loom::model(|| {
-        let key = key_in_bucket(0, 0);
-        let lock = Arc::new(created(SpinLock::new(())));
+        let key = channel(0);
+        start(&[key]);
+        let lock = Arc::new(SpinLock::new(()));
         let abort = Arc::new(AtomicBool::new(false));
         let guard = lock.lock();
         let sleeper = {
@@ -145,8 +148,9 @@ fn spawn_sleepers(
 #[test]
 fn wakeup_one_of_two_wakes_exactly_one_and_the_other_stays_asleep() {
     loom::model(|| {
-        let key = key_in_bucket(0, 0);
-        let lock = Arc::new(created(SpinLock::new(Shared::default())));
+        let key = channel(0);
+        start(&[key]);
+        let lock = Arc::new(SpinLock::new(Shared::default()));
         let returned = Arc::new(AtomicUsize::new(0));
         let sleepers = spawn_sleepers(2, key, None, &lock, &returned);
         let mut shared = lock.lock();
@@ -172,8 +176,9 @@ fn wakeup_one_of_two_wakes_exactly_one_and_the_other_stays_asleep() {
 #[test]
 fn wakeup_zero_wakes_both_sleepers() {
     loom::model(|| {
-        let key = key_in_bucket(0, 0);
-        let lock = Arc::new(created(SpinLock::new(Shared::default())));
+        let key = channel(0);
+        start(&[key]);
+        let lock = Arc::new(SpinLock::new(Shared::default()));
         let returned = Arc::new(AtomicUsize::new(0));
         let sleepers = spawn_sleepers(2, key, None, &lock, &returned);
         let mut shared = lock.lock();
@@ -194,8 +199,9 @@ fn wakeup_zero_wakes_both_sleepers() {
 #[test]
 fn woken_or_timed_out_never_both() {
     loom::model(|| {
-        let key = key_in_bucket(0, 0);
-        let lock = Arc::new(created(SpinLock::new(Shared::default())));
+        let key = channel(0);
+        start(&[key]);
+        let lock = Arc::new(SpinLock::new(Shared::default()));
         let returned = Arc::new(AtomicUsize::new(0));
         let deadline = Deadline::after(Duration::from_secs(3600));
         let sleepers = spawn_sleepers(2, key, Some(deadline), &lock, &returned);
@@ -217,9 +223,10 @@ fn woken_or_timed_out_never_both() {
 #[test]
 fn colliding_channels_never_wake_each_others_sleepers() {
     loom::model(|| {
-        let (a, b) = (key_in_bucket(1, 0), key_in_bucket(1, 1));
+        let (a, b) = (channel(0), channel(1));
+        start(&[a, SPARE, b]);
         assert_eq!(wchan::park::bucket_index(a), wchan::park::bucket_index(b));
-        let lock = Arc::new(created(SpinLock::new((false, [false; 2]))));
+        let lock = Arc::new(SpinLock::new((false, [false; 2])));
         let returned = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
         let sleepers: Vec<_> = [a, b]
             .into_iter()

@@ -1,0 +1,146 @@
+//! loom models of `wchan::Mutex` (`RawMutex`): mutual exclusion, no lost wakeup on unlock,
+//! and the fair hand-off of `unlock_fair`. Under loom the lock never spins: a locker that
+//! finds it held parks at once, so every model goes through the table and the parker.
+//!
+//! The protected data is a loom `UnsafeCell` inside the mutex: loom fails a model when two
+//! accesses to it are not ordered by happens-before, so "the lock excludes" and "a critical
+//! section sees the previous one's writes" are both checked on every access.
+#![cfg(loom)]
+
+use loom::cell::UnsafeCell;
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use loom_tests::{condvar_key, mutex_key, start};
+use wchan::{Condvar, Mutex, MutexGuard};
+
+type Counter = Mutex<UnsafeCell<usize>>;
+
+/// One critical section: increments the counter through the held guard.
+fn bump(guard: &MutexGuard<'_, UnsafeCell<usize>>) {
+    // SAFETY: the guard holds the lock; loom checks that no other access races with this one.
+    guard.with_mut(|n| unsafe { *n += 1 });
+}
+
+fn count(m: &Counter) -> usize {
+    // SAFETY: as in `bump`.
+    m.lock().with(|n| unsafe { *n })
+}
+
+/// How a locker lets the lock go.
+#[derive(Clone, Copy)]
+enum Unlock {
+    Normal,
+    Fair,
+}
+
+fn release(guard: MutexGuard<'_, UnsafeCell<usize>>, how: Unlock) {
+    match how {
+        Unlock::Normal => drop(guard),
+        Unlock::Fair => MutexGuard::unlock_fair(guard),
+    }
+}
+
+/// Three threads (the main one and two spawned) each take the lock once and bump the
+/// counter; loom checks every pair of critical sections is ordered, and that nobody sleeps
+/// forever.
+fn three_lockers(how: Unlock) {
+    loom::model(move || {
+        let m: Arc<Counter> = Arc::new(Mutex::new(UnsafeCell::new(0)));
+        start(&[mutex_key(&m)]);
+        let lockers: Vec<_> = (0..2)
+            .map(|_| {
+                let m = m.clone();
+                thread::spawn(move || {
+                    let g = m.lock();
+                    bump(&g);
+                    release(g, how);
+                })
+            })
+            .collect();
+        let g = m.lock();
+        bump(&g);
+        release(g, how);
+        for t in lockers {
+            t.join().unwrap();
+        }
+        assert_eq!(count(&m), 3);
+    });
+}
+
+#[test]
+fn mutual_exclusion_with_three_threads() {
+    three_lockers(Unlock::Normal);
+}
+
+/// The same with `unlock_fair`: a parked waiter is handed the lock without it ever being free,
+/// so the woken thread's critical section must see the unlocker's writes through the wake
+/// itself (the state byte is not released with Release ordering on that path).
+#[test]
+fn mutual_exclusion_with_three_threads_and_fair_unlocks() {
+    three_lockers(Unlock::Fair);
+}
+
+/// No lost wakeup: the main thread holds the lock while two lockers arrive (and park); one
+/// unlock must lead to both getting through in turn. The first woken one's unlock has to see
+/// that the second is still parked (`PARKED` kept while waiters remain).
+#[test]
+fn unlock_wakes_every_parked_locker_in_turn() {
+    loom::model(|| {
+        let m: Arc<Counter> = Arc::new(Mutex::new(UnsafeCell::new(0)));
+        start(&[mutex_key(&m)]);
+        let g = m.lock();
+        let lockers: Vec<_> = (0..2)
+            .map(|_| {
+                let m = m.clone();
+                thread::spawn(move || bump(&m.lock()))
+            })
+            .collect();
+        bump(&g);
+        drop(g);
+        for t in lockers {
+            t.join().unwrap();
+        }
+        assert_eq!(count(&m), 3);
+    });
+}
+
+/// Fair hand-off, made certain: the waiter waits on a condvar and is moved onto the held
+/// mutex's queue by `notify_all`, so it is parked on the mutex when `unlock_fair` runs. The
+/// lock must pass to it without becoming free: the main thread's `try_lock` right after can
+/// succeed only once the waiter has finished its critical section and unlocked.
+#[test]
+fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
+    loom::model(|| {
+        let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
+        start(&[mutex_key(&state.0), condvar_key(&state.1)]);
+        let finished = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (state, finished) = (state.clone(), finished.clone());
+            thread::spawn(move || {
+                let (m, cv) = &*state;
+                let mut g = m.lock();
+                if g.1 {
+                    return; // the main thread has been: nothing to wait for
+                }
+                g.0 = true; // queued on the condvar before the mutex is released
+                cv.wait(&mut g);
+                // Relaxed: published to the main thread by this guard's unlock.
+                finished.store(true, Ordering::Relaxed);
+            })
+        };
+        let (m, cv) = &*state;
+        let mut g = m.lock();
+        g.1 = true;
+        if g.0 {
+            assert_eq!(cv.notify_all(), 1, "the waiter is moved onto the held mutex");
+            MutexGuard::unlock_fair(g);
+            if m.try_lock().is_some() {
+                assert!(finished.load(Ordering::Relaxed), "unlock_fair let the lock go free");
+            }
+        } else {
+            drop(g);
+        }
+        waiter.join().unwrap();
+    });
+}

@@ -1,0 +1,147 @@
+//! loom models of `wchan::park::unpark_requeue`: waiters moved from one key to another are
+//! woken by the target key and by nothing else, none is lost, and the counts are exact. Each
+//! runs with the two keys in different buckets (the requeue takes two bucket locks, in index
+//! order) and in the same bucket (one lock, the move stays within one list).
+#![cfg(loom)]
+
+use std::time::Duration;
+
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use loom::sync::Arc;
+use loom::thread;
+use loom_tests::{channel, start, SPARE};
+use wchan::park::{self, bucket_index, ParkOptions, ParkResult, RequeueOp, UnparkToken};
+use wchan::Deadline;
+
+/// The token the requeue hands the waiter it wakes itself (`UnparkOneRequeueRest`).
+const WOKEN_BY_REQUEUE: UnparkToken = UnparkToken(5);
+/// The token of the unpark on the target key.
+const WOKEN_ON_TARGET: UnparkToken = UnparkToken(7);
+/// The token of an unpark on the source key after the requeue: nobody may receive it.
+const WOKEN_ON_SOURCE: UnparkToken = UnparkToken(9);
+
+/// The source and target keys, registered so that they share a bucket or not.
+fn keys(same_bucket: bool) -> (usize, usize) {
+    let (from, to) = (channel(0), channel(1));
+    if same_bucket {
+        start(&[from, SPARE, to]);
+    } else {
+        start(&[from, to]);
+    }
+    assert_eq!(bucket_index(from) == bucket_index(to), same_bucket);
+    (from, to)
+}
+
+/// Two waiters park on `from` while `closed` is false; the main thread requeues with `op`,
+/// closing the key under the bucket locks (so a waiter that validates later never parks and
+/// the requeue's snapshot is complete). Then an unpark on `from` must find nobody and an
+/// unpark on `to` must wake exactly the moved ones.
+fn requeue_model(same_bucket: bool, op: RequeueOp) {
+    loom::model(move || {
+        let (from, to) = keys(same_bucket);
+        let closed = Arc::new(AtomicBool::new(false));
+        let returned = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (closed, returned) = (closed.clone(), returned.clone());
+                thread::spawn(move || {
+                    // Relaxed: `closed` is read and written only under `from`'s bucket lock.
+                    let validate = || !closed.load(Relaxed);
+                    let result = park::park(from, ParkOptions::new(), validate, || {}, |_, _| unreachable!());
+                    returned.fetch_add(1, Relaxed);
+                    result
+                })
+            })
+            .collect();
+
+        let close = || {
+            closed.store(true, Relaxed);
+            op
+        };
+        let found = park::unpark_requeue(from, to, close, |chosen, _| {
+            assert_eq!(chosen, op);
+            WOKEN_BY_REQUEUE
+        });
+        let queued = found.unparked + found.requeued;
+        assert!(!found.have_more, "the requeue left waiters behind: {found:?}");
+        let expected_unparked = if op == RequeueOp::RequeueAll { 0 } else { queued.min(1) };
+        assert_eq!(found.unparked, expected_unparked, "{found:?}");
+
+        // The moved waiters are asleep on `to` now: `from` is empty and none has returned.
+        assert_eq!(park::unpark_all(from, WOKEN_ON_SOURCE), 0, "a waiter stayed on the source key");
+        assert!(returned.load(Relaxed) <= 2 - found.requeued, "a moved waiter returned before its wakeup");
+        assert_eq!(park::unpark_all(to, WOKEN_ON_TARGET), found.requeued, "the target key lost a moved waiter");
+
+        let results: Vec<ParkResult> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
+        let count = |r: ParkResult| results.iter().filter(|&&x| x == r).count();
+        assert_eq!(count(ParkResult::Unparked(WOKEN_BY_REQUEUE)), found.unparked, "{results:?}");
+        assert_eq!(count(ParkResult::Unparked(WOKEN_ON_TARGET)), found.requeued, "{results:?}");
+        assert_eq!(count(ParkResult::Invalid), 2 - queued, "{results:?}");
+    });
+}
+
+#[test]
+fn requeue_all_across_buckets_moves_every_waiter_to_the_target() {
+    requeue_model(false, RequeueOp::RequeueAll);
+}
+
+#[test]
+fn requeue_all_within_a_bucket_moves_every_waiter_to_the_target() {
+    requeue_model(true, RequeueOp::RequeueAll);
+}
+
+#[test]
+fn unpark_one_requeue_rest_across_buckets_wakes_the_oldest_and_moves_the_rest() {
+    requeue_model(false, RequeueOp::UnparkOneRequeueRest);
+}
+
+#[test]
+fn unpark_one_requeue_rest_within_a_bucket_wakes_the_oldest_and_moves_the_rest() {
+    requeue_model(true, RequeueOp::UnparkOneRequeueRest);
+}
+
+/// A waiter with a deadline (which under loom may expire whenever it would block) races a
+/// requeue across buckets and then an unpark of the target. When it gives up it must find
+/// itself in whichever bucket holds it at that moment (it follows the move), report the key it
+/// left from to `on_cancel`, and not be counted by any unpark; when it is woken, the unpark
+/// that woke it counts it.
+#[test]
+fn timed_out_waiter_leaves_the_queue_it_was_moved_to() {
+    loom::model(|| {
+        let (from, to) = keys(false);
+        let left_from = Arc::new(AtomicUsize::new(0));
+        let waiter = {
+            let left_from = left_from.clone();
+            thread::spawn(move || {
+                let options = ParkOptions::new().deadline(Deadline::after(Duration::from_secs(3600)));
+                park::park(
+                    from,
+                    options,
+                    || true,
+                    || {},
+                    |key, was_last| {
+                        assert!(was_last);
+                        left_from.store(key, Relaxed); // read after join
+                    },
+                )
+            })
+        };
+        let moved = park::unpark_requeue(from, to, || RequeueOp::RequeueAll, |_, _| WOKEN_BY_REQUEUE);
+        assert_eq!(moved.unparked, 0);
+        let woken = park::unpark_all(to, WOKEN_ON_TARGET);
+        assert!(woken <= moved.requeued, "woke a waiter that was never moved");
+        let result = waiter.join().unwrap();
+        match result {
+            ParkResult::Unparked(token) => {
+                assert_eq!((token, woken, moved.requeued), (WOKEN_ON_TARGET, 1, 1));
+                assert_eq!(left_from.load(Relaxed), 0, "a woken waiter ran on_cancel");
+            }
+            ParkResult::TimedOut => {
+                assert_eq!(woken, 0, "the unpark counted a waiter that timed out");
+                let expected = if moved.requeued == 1 { to } else { from };
+                assert_eq!(left_from.load(Relaxed), expected, "cancelled from the wrong key");
+            }
+            other => panic!("park returned {other:?}"),
+        }
+    });
+}
