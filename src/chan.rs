@@ -82,6 +82,11 @@ impl<'a> Sleep<'a> {
             drop(unlock);
             return Err(Error::InvalidArgument);
         }
+        #[cfg(wchan_bug = "unlock_before_queue")] // deliberate bug for loom-tests: unlock, then queue
+        let unlock: Option<Unlock<'_>> = {
+            drop(unlock);
+            None
+        };
         let options = ParkOptions { deadline, abort };
         match park::park(id, options, || true, move || drop(unlock), |_, _| {}) {
             ParkResult::Unparked(_) => Ok(()),

@@ -192,6 +192,8 @@ pub fn park(
 
     // Relaxed: the flag carries no data; the SeqCst fences of enqueue and of `unpark_n`
     // order it against a waker's "set flag, then wake" (invariant: abort is never missed).
+    #[cfg(wchan_bug = "skip_abort_check")] // deliberate bug for loom-tests: the flag is never read
+    let options = ParkOptions { abort: None, ..options };
     let aborted = options.abort.is_some_and(|flag| flag.load(Ordering::Relaxed));
     let gave_up = if aborted {
         ParkResult::Interrupted
@@ -207,6 +209,10 @@ pub fn park(
     }
     // A waker dequeued us before we could: woken wins.
     waiter.parker.wait_for_wake();
+    #[cfg(wchan_bug = "timeout_ignores_dequeue")] // deliberate bug for loom-tests: the waker's count is off
+    if !gave_up.is_unparked() {
+        return gave_up;
+    }
     ParkResult::Unparked(UnparkToken(waiter.token()))
 }
 

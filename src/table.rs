@@ -354,7 +354,10 @@ pub(crate) fn cancel(w: &Waiter, removed: impl FnOnce(usize, bool)) -> bool {
 /// write this thread made (before the call) can be missed. See [`enqueue_if`].
 pub(crate) fn has_sleepers(key: usize) -> bool {
     // SeqCst fence: pairs with the fence in `enqueue_if` (Dekker).
+    #[cfg(not(wchan_bug = "weak_dekker_fence"))]
     fence(Ordering::SeqCst);
+    #[cfg(wchan_bug = "weak_dekker_fence")] // deliberate bug for loom-tests: AcqRel orders no store before a load
+    fence(Ordering::AcqRel);
     bucket(key).sleepers.load(Ordering::Relaxed) != 0
 }
 

@@ -340,6 +340,11 @@ impl Condvar {
             // lock we hold, so it finds the moved waiters. Checking first and marking after
             // would let an unlock slip in between and leave them asleep on a free mutex.
             // A PARKED left set with nobody queued costs the next unlock one slow path.
+            #[cfg(wchan_bug = "notify_all_checks_then_marks")] // deliberate bug for loom-tests: the old order
+            if mutex.locked() {
+                mutex.mark_parked();
+                return RequeueOp::RequeueAll;
+            }
             mutex.mark_parked();
             if mutex.locked() {
                 RequeueOp::RequeueAll

@@ -147,6 +147,8 @@ impl RawMutex {
                 }
                 return TOKEN_HANDOFF;
             }
+            #[cfg(wchan_bug = "unlock_clears_parked")] // deliberate bug for loom-tests: PARKED dropped
+            let result = park::UnparkResult { have_more: false, ..result };
             // Release: pairs with the next locker's Acquire. Keep PARKED for those still queued.
             let state = if result.have_more { PARKED } else { 0 };
             self.state.store(state, Ordering::Release);
