@@ -59,7 +59,10 @@ fn sleep_and_wakeup_works(key: usize) {
         std::thread::spawn(move || {
             let mut g = lock.lock();
             *g = true;
-            Sleep::on(std::ptr::null::<u8>().wrapping_add(key)).until(Deadline::after(Duration::from_secs(60))).unlocking(g).wait()
+            Sleep::on(std::ptr::null::<u8>().wrapping_add(key))
+                .until(Deadline::after(Duration::from_secs(60)))
+                .unlocking(g)
+                .wait()
         })
     };
     loop {
