@@ -14,7 +14,7 @@ use std::time::Duration;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{channel, start, SPARE};
+use loom_tests::{channel, model_reaching, start, Outcomes, SPARE};
 use wchan::{wakeup, Deadline, Error, Sleep, SpinLock};
 
 /// The handshake state guarded by the `SpinLock`.
@@ -35,7 +35,7 @@ fn chan(key: usize) -> *const u8 {
 /// that takes the lock after the release and sees "asleep" always finds it.
 #[test]
 fn wakeup_after_the_guard_is_released_always_finds_the_sleeper() {
-    loom::model(|| {
+    model_reaching(&["woken", "never slept"], |outcomes: &Outcomes| {
         let key = channel(0);
         start(&[key]);
         let lock = Arc::new(SpinLock::new(Shared::default()));
@@ -57,6 +57,7 @@ fn wakeup_after_the_guard_is_released_always_finds_the_sleeper() {
         assert_eq!(wakeup(chan(key), 1), expected);
         drop(shared);
         assert_eq!(sleeper.join().unwrap(), expected.is_ok());
+        outcomes.saw(if expected.is_ok() { "woken" } else { "never slept" });
     });
 }
 
@@ -198,7 +199,7 @@ fn wakeup_zero_wakes_both_sleepers() {
 /// and counted by `wakeup`, or times out and is not counted; never both, never neither.
 #[test]
 fn woken_or_timed_out_never_both() {
-    loom::model(|| {
+    model_reaching(&["one woken, one timed out", "both woken", "both timed out"], |outcomes: &Outcomes| {
         let key = channel(0);
         start(&[key]);
         let lock = Arc::new(SpinLock::new(Shared::default()));
@@ -215,6 +216,12 @@ fn woken_or_timed_out_never_both() {
         let timed_out = results.iter().filter(|r| **r == Some(Err(Error::TimedOut))).count();
         assert_eq!(woken, counted, "wakeup's count differs from the sleepers that report success");
         assert_eq!(woken + timed_out, asleep, "a sleeper ended some other way: {results:?}");
+        match (woken, timed_out) {
+            (1, 1) => outcomes.saw("one woken, one timed out"),
+            (2, 0) => outcomes.saw("both woken"),
+            (0, 2) => outcomes.saw("both timed out"),
+            _ => {}
+        }
     });
 }
 

@@ -85,13 +85,16 @@ fn notify_one_under_the_lock_reaches_a_waiter_that_saw_the_condition_unset() {
 /// mutex: the waiters are moved onto the held mutex's queue (not woken), each is woken by an
 /// unlock in turn, and both return. `notify_all` reports exactly the waiters that waited.
 fn notify_all_requeues(same_bucket: bool) {
-    loom::model(move || {
+    model_reaching(&["both moved"], move |outcomes: &Outcomes| {
         let shared = shared(same_bucket);
         let waiters = [spawn_waiter(&shared), spawn_waiter(&shared)];
         let (m, cv) = &*shared;
         let mut state = m.lock();
         state.ready = true;
         assert_eq!(cv.notify_all(), state.waiting);
+        if state.waiting == 2 {
+            outcomes.saw("both moved");
+        }
         drop(state);
         for t in waiters {
             t.join().unwrap();
@@ -116,7 +119,7 @@ fn notify_all_moves_both_waiters_to_the_mutex_in_the_same_bucket_and_both_return
 /// `notify_all_checks_then_marks` bug in docs/model-checking.md).
 #[test]
 fn notify_all_outside_the_lock_racing_an_unlock_loses_no_waiter() {
-    loom::model(|| {
+    model_reaching(&["waiter notified"], |outcomes: &Outcomes| {
         let shared = shared(false);
         let waiter = spawn_waiter(&shared);
         let (m, cv) = &*shared;
@@ -129,6 +132,9 @@ fn notify_all_outside_the_lock_racing_an_unlock_loses_no_waiter() {
             thread::spawn(move || drop(shared.0.lock()))
         };
         assert_eq!(cv.notify_all(), waiting);
+        if waiting == 1 {
+            outcomes.saw("waiter notified");
+        }
         waiter.join().unwrap();
         holder.join().unwrap();
     });

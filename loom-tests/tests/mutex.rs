@@ -11,7 +11,7 @@ use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{condvar_key, mutex_key, start};
+use loom_tests::{condvar_key, model_reaching, mutex_key, start, Outcomes};
 use wchan::{Condvar, Mutex, MutexGuard};
 
 type Counter = Mutex<UnsafeCell<usize>>;
@@ -111,7 +111,8 @@ fn unlock_wakes_every_parked_locker_in_turn() {
 /// succeed only once the waiter has finished its critical section and unlocked.
 #[test]
 fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
-    loom::model(|| {
+    const OUTCOMES: [&str; 3] = ["held by the waiter", "free after the waiter", "never waited"];
+    model_reaching(&OUTCOMES, |outcomes: &Outcomes| {
         let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
         start(&[mutex_key(&state.0), condvar_key(&state.1)]);
         let finished = Arc::new(AtomicBool::new(false));
@@ -137,9 +138,13 @@ fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
             MutexGuard::unlock_fair(g);
             if m.try_lock().is_some() {
                 assert!(finished.load(Ordering::Relaxed), "unlock_fair let the lock go free");
+                outcomes.saw("free after the waiter");
+            } else {
+                outcomes.saw("held by the waiter");
             }
         } else {
             drop(g);
+            outcomes.saw("never waited");
         }
         waiter.join().unwrap();
     });

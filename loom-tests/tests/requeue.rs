@@ -9,7 +9,7 @@ use std::time::Duration;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{channel, start, SPARE};
+use loom_tests::{channel, model_reaching, start, Outcomes, SPARE};
 use wchan::park::{self, bucket_index, ParkOptions, ParkResult, RequeueOp, UnparkToken};
 use wchan::Deadline;
 
@@ -37,7 +37,7 @@ fn keys(same_bucket: bool) -> (usize, usize) {
 /// the requeue's snapshot is complete). Then an unpark on `from` must find nobody and an
 /// unpark on `to` must wake exactly the moved ones.
 fn requeue_model(same_bucket: bool, op: RequeueOp) {
-    loom::model(move || {
+    model_reaching(&["both queued", "one queued"], move |outcomes: &Outcomes| {
         let (from, to) = keys(same_bucket);
         let closed = Arc::new(AtomicBool::new(false));
         let returned = Arc::new(AtomicUsize::new(0));
@@ -77,6 +77,7 @@ fn requeue_model(same_bucket: bool, op: RequeueOp) {
         assert_eq!(count(ParkResult::Unparked(WOKEN_BY_REQUEUE)), found.unparked, "{results:?}");
         assert_eq!(count(ParkResult::Unparked(WOKEN_ON_TARGET)), found.requeued, "{results:?}");
         assert_eq!(count(ParkResult::Invalid), 2 - queued, "{results:?}");
+        outcomes.saw(["none queued", "one queued", "both queued"][queued]);
     });
 }
 
@@ -107,7 +108,8 @@ fn unpark_one_requeue_rest_within_a_bucket_wakes_the_oldest_and_moves_the_rest()
 /// that woke it counts it.
 #[test]
 fn timed_out_waiter_leaves_the_queue_it_was_moved_to() {
-    loom::model(|| {
+    const OUTCOMES: [&str; 3] = ["woken on the target", "timed out on the source", "timed out on the target"];
+    model_reaching(&OUTCOMES, |outcomes: &Outcomes| {
         let (from, to) = keys(false);
         let left_from = Arc::new(AtomicUsize::new(0));
         let waiter = {
@@ -135,11 +137,13 @@ fn timed_out_waiter_leaves_the_queue_it_was_moved_to() {
             ParkResult::Unparked(token) => {
                 assert_eq!((token, woken, moved.requeued), (WOKEN_ON_TARGET, 1, 1));
                 assert_eq!(left_from.load(Relaxed), 0, "a woken waiter ran on_cancel");
+                outcomes.saw("woken on the target");
             }
             ParkResult::TimedOut => {
                 assert_eq!(woken, 0, "the unpark counted a waiter that timed out");
                 let expected = if moved.requeued == 1 { to } else { from };
                 assert_eq!(left_from.load(Relaxed), expected, "cancelled from the wrong key");
+                outcomes.saw(if expected == to { "timed out on the target" } else { "timed out on the source" });
             }
             other => panic!("park returned {other:?}"),
         }
