@@ -122,6 +122,7 @@ impl std::fmt::Debug for Sleep<'_> {
 /// assert_eq!(wakeup(&chan, 0), Err(Error::NoWaiters));
 /// assert_eq!(wakeup(std::ptr::null::<u32>(), 1), Err(Error::InvalidArgument));
 /// ```
+#[inline]
 pub fn wakeup<K: ?Sized>(id: *const K, n: usize) -> Result<usize, Error> {
     let id = id.cast::<()>() as usize;
     if id == 0 {

@@ -120,6 +120,8 @@ pub enum RequeueOp {
     UnparkOneRequeueRest,
     /// Move every waiter to the target key without waking any.
     RequeueAll,
+    /// Move the oldest waiter to the target key without waking it.
+    RequeueOne,
 }
 
 /// When and whether a [`park`] gives up on its own.
@@ -298,6 +300,7 @@ pub fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> UnparkToken
 /// it woke. `n == 0` wakes none. Without a callback it needs no lock when `key`'s bucket
 /// holds no sleeper: a SeqCst fence and a load. A thread that queued before any write this
 /// thread made before the call (to a flag the sleeper checks after queuing, say) is seen.
+#[inline]
 pub fn unpark_n(key: usize, n: usize, token: UnparkToken) -> usize {
     if n == 0 || !table::has_sleepers(key) {
         return 0;

@@ -352,6 +352,7 @@ pub(crate) fn cancel(w: &Waiter, removed: impl FnOnce(usize, bool)) -> bool {
 
 /// Whether `key`'s bucket may hold sleepers; false means no sleeper that was queued before a
 /// write this thread made (before the call) can be missed. See [`enqueue_if`].
+#[inline]
 pub(crate) fn has_sleepers(key: usize) -> bool {
     // SeqCst fence: pairs with the fence in `enqueue_if` (Dekker).
     #[cfg(not(wchan_bug = "weak_dekker_fence"))]
@@ -423,9 +424,13 @@ pub(crate) fn requeue(
     let mut found = Found::default();
     if let Some(head) = head {
         let (total, _) = count_fifo(head, usize::MAX);
-        let unpark = usize::from(op != Requeue::RequeueAll);
+        let unpark = usize::from(matches!(op, Requeue::UnparkOne | Requeue::UnparkOneRequeueRest));
         found.unparked = unpark;
-        found.requeued = if op == Requeue::UnparkOne { 0 } else { total - unpark };
+        found.requeued = match op {
+            Requeue::UnparkOne => 0,
+            Requeue::RequeueOne => 1,
+            _ => total - unpark,
+        };
         found.have_more = total > found.unparked + found.requeued;
         found.be_fair = unpark == 1 && head.waited_long();
     }

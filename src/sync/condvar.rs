@@ -280,12 +280,16 @@ impl Condvar {
     }
 
     /// Wakes one waiting thread, the one that has waited longest; returns whether there was
-    /// one. With no waiter this is one atomic load: no lock, no system call.
+    /// one. With no waiter this is one atomic load: no lock, no system call. If the mutex is
+    /// held at that moment (typically by the notifier), the thread is moved to the mutex's
+    /// queue instead, and the unlock wakes it: it would only find the mutex held and park
+    /// again.
     ///
     /// ```
     /// let cv = wchan::Condvar::new();
     /// assert!(!cv.notify_one()); // nobody waits
     /// ```
+    #[inline]
     pub fn notify_one(&self) -> bool {
         // Relaxed: a waiter stored its mutex's address before unlocking that mutex, and a
         // notifier that changed the condition took the mutex after that unlock, so the store
@@ -293,14 +297,46 @@ impl Condvar {
         if self.state.load(Ordering::Relaxed) == 0 {
             return false;
         }
-        let result = park::unpark_one(self.key(), |found| {
+        self.notify_one_slow()
+    }
+
+    /// `notify_one` with a waiter queued: if the mutex is held (typically by the notifier),
+    /// move the oldest waiter to the mutex's queue, where the unlock wakes it, instead of
+    /// waking it only to find the mutex held and park again. Otherwise wake it.
+    #[cold]
+    fn notify_one_slow(&self) -> bool {
+        let mutex_addr = self.state.load(Ordering::Relaxed);
+        if mutex_addr == 0 {
+            return false;
+        }
+        let mutex_key = mutex_addr | (1 << (usize::BITS - 1));
+        let validate = || {
+            let now = self.state.load(Ordering::Relaxed);
+            if now == 0 {
+                return RequeueOp::Abort;
+            }
+            if now != mutex_addr {
+                return RequeueOp::UnparkOne;
+            }
+            // SAFETY: as in `notify_all`: the state still holds the address under the
+            // condvar's bucket lock, so a queued waiter's guard keeps the mutex alive.
+            let mutex = unsafe { &*(mutex_addr as *const RawMutex) };
+            // PARKED before looking at LOCKED, for the reason given in `notify_all`.
+            mutex.mark_parked();
+            if mutex.locked() {
+                RequeueOp::RequeueOne
+            } else {
+                RequeueOp::UnparkOne
+            }
+        };
+        let result = park::unpark_requeue(self.key(), mutex_key, validate, |_, found| {
             if !found.have_more {
                 self.state.store(0, Ordering::Relaxed); // under the bucket lock
             }
             // Never the hand-off token: a thread woken from the condvar does not own the mutex.
             TOKEN_RETRY
         });
-        result.unparked > 0
+        result.unparked + result.requeued > 0
     }
 
     /// Wakes all waiting threads; returns how many were woken or moved to the mutex's queue.
@@ -314,6 +350,7 @@ impl Condvar {
     /// let cv = wchan::Condvar::new();
     /// assert_eq!(cv.notify_all(), 0); // nobody waits
     /// ```
+    #[inline]
     pub fn notify_all(&self) -> usize {
         // Relaxed: as in `notify_one`.
         let mutex_addr = self.state.load(Ordering::Relaxed);
