@@ -62,7 +62,7 @@ run_if_present() {
 #     abort_flag_set_then_wakeup_is_never_missed, validate_runs_under_the_lock_*,
 #     many_colliding_ids_*): far too slow interpreted (they trip the 20 s watchdog), and they
 #     repeat paths the small tests already cover;
-#   - on_cancel_reports_whether_the_timed_out_waiter_was_last (park_api.rs): its 20 ms deadline
+#   - on_cancel_reports_whether_the_timed_out_waiter_was_last (park_api.rs): its 300 ms deadline
 #     is computed before the thread that parks with it is spawned; interpreted, the spawn takes
 #     longer than that, so park returns TimedOut before queueing and no on_cancel runs (the
 #     test's timing assumption, not a wchan fault);

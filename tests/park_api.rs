@@ -289,13 +289,15 @@ fn on_cancel_reports_whether_the_timed_out_waiter_was_last() {
         let mut p = Parked::new();
         // 0 sleeps until woken; 1 times out while 0 remains: was_last false.
         p.add(k, 0, ParkOptions::new(), record_cancel);
-        p.add(k, 1, ParkOptions::new().deadline(Deadline::after(Duration::from_millis(20))), record_cancel);
+        // The deadline is taken before the thread is spawned: leave room for a slow spawn
+        // under load (or Miri), or park would time out before queueing and run no on_cancel.
+        p.add(k, 1, ParkOptions::new().deadline(Deadline::after(Duration::from_millis(300))), record_cancel);
         assert_eq!(p.wait_returned(1), vec![(1, ParkResult::TimedOut)]);
         assert_eq!(cancels_for(k), vec![false]);
         assert_eq!(park::unpark_all(k, DEFAULT_UNPARK_TOKEN), 1);
         p.wait_returned(2);
         // 2 is alone on the key when it times out: was_last true.
-        p.add(k, 2, ParkOptions::new().deadline(Deadline::after(Duration::from_millis(20))), record_cancel);
+        p.add(k, 2, ParkOptions::new().deadline(Deadline::after(Duration::from_millis(300))), record_cancel);
         assert_eq!(p.wait_returned(3)[2], (2, ParkResult::TimedOut));
         assert_eq!(cancels_for(k), vec![false, true], "no cancel for the unparked one");
         p.join();
