@@ -70,9 +70,12 @@ pub(crate) use execution::{bucket_index, ConstAtomicU8, ConstAtomicUsize};
 ///   execution pre-creates a pool of atomics inside a `loom::lazy_static` (whose
 ///   initialization loom orders before every later access), and a lock takes the next free one
 ///   on first use. The cost: a thread's first wchan operation of an execution synchronizes
-///   with the one that initialized the pool, an edge real hardware does not have; touch a
-///   wchan object from the model's main thread before spawning to keep it out of the picture.
-///   Create wchan locks inside `loom::model`, never in statics.
+///   with the one that initialized the pool (and likewise for the table, also a lazy static),
+///   an edge real hardware does not have. Make one wake on any key (`wakeup(&x, 1)`) from the
+///   model's main thread before spawning: it builds both, keeping that edge out of the picture.
+///   Create wchan locks inside `loom::model`, never in statics. Keys are registered by
+///   address, so an object freed mid-execution and another allocated at the same address
+///   share a bucket assignment (harmless: same key, same bucket).
 #[cfg(loom)]
 mod execution {
     use std::sync::atomic::Ordering::Relaxed;
