@@ -20,8 +20,6 @@
 
 use std::time::Duration;
 
-use crossbeam_utils::Backoff;
-
 use crate::loom::{ConstAtomicU8, Ordering, LOOM};
 use crate::park::{self, ParkOptions, ParkResult, UnparkToken};
 use crate::time::Deadline;
@@ -37,7 +35,7 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// A one-byte mutual-exclusion lock for [`lock_api`]; use it through [`Mutex`].
 ///
 /// Uncontended `lock` and `unlock` are one atomic read-modify-write each. Under contention a
-/// locker spins with exponential backoff (only while no thread is parked), then parks on the
+/// locker spins briefly and yields (only while no thread is parked), then parks on the
 /// table; `unlock` wakes the oldest parked thread. A thread parked for 1 ms or more is handed
 /// the lock directly.
 ///
@@ -87,7 +85,7 @@ impl RawMutex {
 
     #[cold]
     fn lock_slow(&self, deadline: Option<Deadline>) -> bool {
-        let backoff = Backoff::new();
+        let mut spins = SpinWait::new();
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             // Free: take it, even if others are parked.
@@ -100,8 +98,7 @@ impl RawMutex {
                 continue;
             }
             // Held, and nobody parked yet: spin a little (never under loom).
-            if state & PARKED == 0 && !LOOM && !backoff.is_completed() {
-                backoff.snooze();
+            if state & PARKED == 0 && !LOOM && spins.spin() {
                 state = self.state.load(Ordering::Relaxed);
                 continue;
             }
@@ -132,7 +129,7 @@ impl RawMutex {
                 ParkResult::TimedOut => return false,
                 _ => {}
             }
-            backoff.reset();
+            spins = SpinWait::new();
             state = self.state.load(Ordering::Relaxed);
         }
     }
@@ -154,6 +151,33 @@ impl RawMutex {
             self.state.store(state, Ordering::Release);
             TOKEN_RETRY
         });
+    }
+}
+
+/// The bounded spin before parking: three rounds of 2, 4 and 8 CPU pause hints, then up to
+/// seven yields; then the locker parks. Short on purpose: under oversubscription every pause
+/// is time the descheduled lock holder does not get (measured in `docs/benchmarks.md`).
+struct SpinWait(u32);
+
+impl SpinWait {
+    fn new() -> SpinWait {
+        SpinWait(0)
+    }
+
+    /// One step; false once the budget is spent.
+    fn spin(&mut self) -> bool {
+        if self.0 >= 10 {
+            return false;
+        }
+        self.0 += 1;
+        if self.0 <= 3 {
+            for _ in 0..(1 << self.0) {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+        true
     }
 }
 
