@@ -456,10 +456,9 @@ impl Condvar {
 
 /// The raw mutex under a guard.
 fn raw_of<'a, T: ?Sized>(guard: &'a MutexGuard<'_, T>) -> &'a RawMutex {
-    // SAFETY: `raw` is unsafe because unlocking the raw mutex behind the guard's back would
-    // break the guard. `wait_on` unlocks it only while this thread is asleep and locks it
-    // again (or receives it by hand-off) before returning, so the guard holds it throughout
-    // from the caller's point of view.
+    // SAFETY: unlocking behind the guard's back would break it; `wait_on` unlocks only while
+    // asleep and re-locks (or is handed the lock) before returning, so to the caller the
+    // guard holds the mutex throughout.
     unsafe { lock_api::MutexGuard::mutex(guard).raw() }
 }
 
