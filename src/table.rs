@@ -401,7 +401,9 @@ pub(crate) fn unpark(key: usize, n: usize, callback: impl FnOnce(Found) -> usize
         Some(head) => q.cut_front(prev, head, found.unparked),
         None => ptr::null(),
     };
-    b.sleepers.fetch_sub(found.unparked, Ordering::Relaxed);
+    if found.unparked > 0 {
+        b.sleepers.fetch_sub(found.unparked, Ordering::Relaxed);
+    }
     seal_chain(chain, token);
     drop(q);
     wake_chain(chain);

@@ -309,7 +309,7 @@ impl Condvar {
         if mutex_addr == 0 {
             return false;
         }
-        let mutex_key = mutex_addr | (1 << (usize::BITS - 1));
+        let mutex_key = super::internal_key_at(mutex_addr);
         let validate = || {
             let now = self.state.load(Ordering::Relaxed);
             if now == 0 {
@@ -358,8 +358,8 @@ impl Condvar {
             return 0;
         }
         // The mutex may be gone by now (its waiters all left): no reference to it until the
-        // state is re-checked under the lock. Its key is `internal_key(mutex)`, from the address.
-        let mutex_key = mutex_addr | (1 << (usize::BITS - 1));
+        // state is re-checked under the lock. Its key comes from the bare address (`internal_key_at`).
+        let mutex_key = super::internal_key_at(mutex_addr);
         let validate = || {
             // The waiters may all have left, and new ones come with another mutex.
             if self.state.load(Ordering::Relaxed) != mutex_addr {

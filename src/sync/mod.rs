@@ -14,5 +14,10 @@ pub use mutex::{Mutex, MutexGuard, RawMutex};
 
 /// Key of an internal primitive at `addr`: see the module docs.
 pub(crate) fn internal_key<T>(addr: &T) -> usize {
-    (addr as *const T as usize) | (1 << (usize::BITS - 1))
+    internal_key_at(addr as *const T as usize)
+}
+
+/// [`internal_key`] from a bare address, for an object that may no longer exist.
+pub(crate) fn internal_key_at(addr: usize) -> usize {
+    addr | (1 << (usize::BITS - 1))
 }
