@@ -12,6 +12,10 @@
 //! - `wake_latency/<impl>/<sleepers>`: that round trip while 0, 100, 1,000 or 10,000 other
 //!   threads (64 KiB stacks) sleep on ids of their own, all queued before the clock starts
 //!   and all woken at the end.
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -83,13 +87,15 @@ impl Chan for WchanPark {
     fn give(&self, to: u32) {
         // Release: pairs with the Acquire load in `take`.
         self.turn.store(to, Ordering::Release);
-        wchan::park::unpark_one(&self.ids[to as usize] as *const u64 as usize, |_| DEFAULT_UNPARK_TOKEN);
+        unsafe { wchan::park::unpark_one(&self.ids[to as usize] as *const u64 as usize, |_| DEFAULT_UNPARK_TOKEN) };
     }
     fn take(&self, me: u32) {
         let key = &self.ids[me as usize] as *const u64 as usize;
         // Acquire: pairs with the Release store in `give`.
         while self.turn.load(Ordering::Acquire) != me {
-            wchan::park::park(key, ParkOptions::new(), || self.turn.load(Ordering::Relaxed) != me, || {}, |_, _| {});
+            unsafe {
+                wchan::park::park(key, ParkOptions::new(), || self.turn.load(Ordering::Relaxed) != me, || {}, |_, _| {})
+            };
         }
     }
 }
@@ -208,16 +214,18 @@ impl Sleepers {
 /// A wchan sleeper: queued, then counted (in `before_sleep`, which runs once it is queued).
 fn wchan_sleeper(id: &u64, queued: &AtomicUsize) {
     let key = id as *const u64 as usize;
-    let r = wchan::park::park(
-        key,
-        ParkOptions::new(),
-        || true,
-        || {
-            // Release: pairs with the Acquire load in `Sleepers::start`.
-            queued.fetch_add(1, Ordering::Release);
-        },
-        |_, _| {},
-    );
+    let r = unsafe {
+        wchan::park::park(
+            key,
+            ParkOptions::new(),
+            || true,
+            || {
+                // Release: pairs with the Acquire load in `Sleepers::start`.
+                queued.fetch_add(1, Ordering::Release);
+            },
+            |_, _| {},
+        )
+    };
     assert!(r.is_unparked());
 }
 

@@ -1,5 +1,8 @@
 //! A counting semaphore built only on the public `wchan::park` API.
 //!
+//! The park functions are `unsafe` (as parking_lot_core's are): the contract is that the key
+//! is an address this primitive owns and every park/unpark on it follows its protocol.
+//!
 //! State: `permits`, the number of free permits. `acquire` takes one with a compare-exchange,
 //! or parks on the counter's address while it reads 0 (checked again under the bucket lock,
 //! so a release cannot slip between the check and the sleep). `release` adds a permit, then
@@ -39,7 +42,17 @@ impl Semaphore {
                 continue;
             }
             // Sleep only if there is still no permit once the bucket is locked.
-            park::park(self.key(), ParkOptions::new(), || self.permits.load(Ordering::Relaxed) == 0, || {}, |_, _| {});
+            // SAFETY: the key is this semaphore's own counter, and only `acquire` and
+            // `release` park or unpark on it.
+            unsafe {
+                park::park(
+                    self.key(),
+                    ParkOptions::new(),
+                    || self.permits.load(Ordering::Relaxed) == 0,
+                    || {},
+                    |_, _| {},
+                )
+            };
             n = self.permits.load(Ordering::Relaxed);
         }
     }
@@ -49,7 +62,8 @@ impl Semaphore {
         self.permits.fetch_add(1, Ordering::Release);
         // unpark_n's fence pairs with park's: a thread that validated 0 before our add is
         // queued by now and found; one that validates after sees the permit.
-        park::unpark_n(self.key(), 1, DEFAULT_UNPARK_TOKEN);
+        // SAFETY: as in `acquire`: our own key, our own protocol (no token is trusted).
+        unsafe { park::unpark_n(self.key(), 1, DEFAULT_UNPARK_TOKEN) };
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::loom::AtomicBool;
 use crate::park::{self, ParkOptions, ParkResult, DEFAULT_UNPARK_TOKEN};
+use crate::table::{Key, Space};
 use crate::time::Deadline;
 use crate::Error;
 
@@ -29,8 +30,9 @@ impl<'a> Sleep<'a> {
     /// A sleep on the channel `id`: any address (`&x` coerces), compared by address only.
     /// A null `id` makes [`Sleep::wait`] fail with `InvalidArgument`.
     ///
-    /// Do not sleep on the address of a wchan lock's internals expecting to share its queue:
-    /// wchan's own primitives park on keys outside the user address range.
+    /// Channels are a key space of their own: a sleep on the address of a wchan `Mutex` or
+    /// `Condvar`, or on an address a [`crate::park`] primitive uses, never shares a queue with
+    /// their waiters, and a [`wakeup`] can only end sleeps started here.
     pub fn on<K: ?Sized>(id: *const K) -> Sleep<'a> {
         Sleep { id: id.cast::<()>() as usize, deadline: None, abort: None, unlock: None }
     }
@@ -88,7 +90,7 @@ impl<'a> Sleep<'a> {
             None
         };
         let options = ParkOptions { deadline, abort };
-        match park::park(id, options, || true, move || drop(unlock), |_, _| {}) {
+        match park::park_on(Key::new(id, Space::Chan), options, |_| true, move || drop(unlock), |_, _| {}) {
             ParkResult::Unparked(_) => Ok(()),
             ParkResult::TimedOut => Err(Error::TimedOut),
             ParkResult::Interrupted => Err(Error::Interrupted),
@@ -113,7 +115,8 @@ impl std::fmt::Debug for Sleep<'_> {
 /// Returns `Ok(k)` with `k >= 1` the exact number taken off the queue (each of their
 /// `wait` calls returns `Ok`), `Err(NoWaiters)` when none was asleep, `Err(InvalidArgument)`
 /// for a null `id`. Sleepers on other channels are never woken, even when they share a
-/// bucket. When no thread sleeps on any channel of `id`'s bucket it takes no lock and makes
+/// bucket, and neither are threads parked through [`crate::park`] or inside wchan's own
+/// primitives, whatever address they use: a wakeup reaches [`Sleep`]s only. When no thread sleeps on any channel of `id`'s bucket it takes no lock and makes
 /// no syscall.
 ///
 /// ```
@@ -129,7 +132,7 @@ pub fn wakeup<K: ?Sized>(id: *const K, n: usize) -> Result<usize, Error> {
         return Err(Error::InvalidArgument);
     }
     let n = if n == 0 { usize::MAX } else { n };
-    match park::unpark_n(id, n, DEFAULT_UNPARK_TOKEN) {
+    match park::unpark_n_on(Key::new(id, Space::Chan), n, DEFAULT_UNPARK_TOKEN) {
         0 => Err(Error::NoWaiters),
         woken => Ok(woken),
     }

@@ -7,7 +7,8 @@
 //!   ([`Sleep::unlocking`]), an abort flag ([`Sleep::abort_if`], [`interrupt`]), absolute
 //!   deadlines on a named clock ([`Deadline`]) and exact wake counts.
 //! - [`park`]: the core for primitive builders (validate under the bucket lock, tokens,
-//!   unpark one / N / all, requeue).
+//!   unpark one / N / all, requeue); `unsafe`, as parking_lot_core's is, because a forged
+//!   wake could break a primitive that trusts its tokens.
 //! - [`Mutex`], [`Condvar`], [`thread::sleep`]: primitives built on [`park`].
 //!
 //! Everything lives in one global, statically allocated table of hashed wait queues; the
@@ -44,6 +45,7 @@
 mod chan;
 mod error;
 mod loom;
+mod outcome;
 pub mod park;
 mod parker;
 mod spin;

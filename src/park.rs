@@ -11,6 +11,26 @@
 //! Because `validate` and every unpark run under the bucket lock, a wakeup cannot fall
 //! between the check and the sleep.
 //!
+//! # Why these functions are `unsafe`
+//!
+//! A primitive built here usually trusts what reaches its key: a lock whose unlock hands the
+//! lock to the thread it wakes (a token meaning "you own it now") relies on nobody else
+//! unparking its waiters or passing them tokens. If these functions were safe, any safe code
+//! could forge such a wake and break that primitive's exclusion. So, as in parking_lot_core,
+//! each one is `unsafe` with one contract:
+//!
+//! **`key` (and a requeue's `to`) must be the address of an object your primitive owns, and
+//! every park and unpark on it must follow that primitive's protocol.** The callbacks must
+//! not call into wchan (the bucket lock is held; doing so deadlocks) and must not unwind
+//! across a state change they have half made.
+//!
+//! Keys here live in their own *space*: they never share a queue with a [`crate::Sleep`] /
+//! [`crate::wakeup`] channel (which stays safe: it carries no token, and a stray wakeup is a
+//! spurious wake its users already tolerate), nor with wchan's own [`crate::Mutex`],
+//! [`crate::Condvar`] or [`crate::thread::sleep`], which park in a third space that no public
+//! function can name. So even a broken contract here cannot reach those. `docs/design.md`
+//! ("Key spaces") records the decision.
+//!
 //! # What runs under the bucket lock
 //!
 //! | callback | lock held | may | must not |
@@ -26,7 +46,9 @@
 //!
 //! # Cost
 //!
-//! No heap allocation anywhere. [`unpark_n`] and [`unpark_all`] on a key whose bucket holds no
+//! No heap allocation on the park or unpark paths (the portable parker, used where the OS has
+//! no wait-on-address call, clones std's `Thread` handle, which allocates once per thread
+//! the first time a thread that std did not spawn is named). [`unpark_n`] and [`unpark_all`] on a key whose bucket holds no
 //! sleeper take no lock and make no syscall (a fence and a load). No lock is held while a
 //! thread sleeps; the kernel wake happens after the bucket lock is released.
 //!
@@ -42,12 +64,16 @@
 //!         let key = &self.0 as *const AtomicBool as usize;
 //!         while !self.0.load(Ordering::Acquire) {
 //!             // Sleep only if the event is still unset under the bucket lock.
-//!             park::park(key, ParkOptions::new(), || !self.0.load(Ordering::Acquire), || {}, |_, _| {});
+//!             // SAFETY: `key` is this event's own address and every park/unpark on it is here.
+//!             unsafe {
+//!                 park::park(key, ParkOptions::new(), || !self.0.load(Ordering::Acquire), || {}, |_, _| {});
+//!             }
 //!         }
 //!     }
 //!     fn set(&self) {
 //!         self.0.store(true, Ordering::Release);
-//!         park::unpark_all(&self.0 as *const AtomicBool as usize, park::DEFAULT_UNPARK_TOKEN);
+//!         // SAFETY: as in `wait`.
+//!         unsafe { park::unpark_all(&self.0 as *const AtomicBool as usize, park::DEFAULT_UNPARK_TOKEN) };
 //!     }
 //! }
 //!
@@ -62,15 +88,10 @@ use std::cell::Cell;
 
 use crate::loom::{AtomicBool, Ordering};
 use crate::parker::{Parker, Wait};
-use crate::table::{self, Waiter};
+use crate::table::{self, Key, Space, Waiter};
 use crate::time::Deadline;
 
-/// A value a waker hands to the thread it wakes (e.g. "the lock is yours now").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct UnparkToken(pub usize);
-
-/// The token [`unpark_n`], [`unpark_all`] and a callback that has nothing to say hand over.
-pub const DEFAULT_UNPARK_TOKEN: UnparkToken = UnparkToken(0);
+pub use crate::outcome::{RequeueOp, UnparkResult, UnparkToken, DEFAULT_UNPARK_TOKEN};
 
 /// How a [`park`] call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,35 +114,6 @@ impl ParkResult {
     pub fn is_unparked(self) -> bool {
         matches!(self, ParkResult::Unparked(_))
     }
-}
-
-/// What an unpark or requeue did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UnparkResult {
-    /// Threads taken off the queue; each of their `park` calls returns `Unparked`.
-    pub unparked: usize,
-    /// Threads moved to the other key by a requeue (they stay asleep).
-    pub requeued: usize,
-    /// Whether threads remain queued on the key after this call.
-    pub have_more: bool,
-    /// Whether the woken thread has been queued for a millisecond or more: a fair lock should
-    /// hand it the lock directly (never true under loom, which has no clock).
-    pub be_fair: bool,
-}
-
-/// What [`unpark_requeue`] should do, decided by its `validate` callback under the locks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RequeueOp {
-    /// Do nothing.
-    Abort,
-    /// Wake the oldest waiter of the source key and leave the rest.
-    UnparkOne,
-    /// Wake the oldest waiter and move every other one to the target key.
-    UnparkOneRequeueRest,
-    /// Move every waiter to the target key without waking any.
-    RequeueAll,
-    /// Move the oldest waiter to the target key without waking it.
-    RequeueOne,
 }
 
 /// When and whether a [`park`] gives up on its own.
@@ -164,16 +156,36 @@ impl<'a> ParkOptions<'a> {
 /// 4. the abort flag, if any, is read: set means `Interrupted`;
 /// 5. the thread blocks.
 ///
-/// If the thread gives up (timeout, abort, signal) while still queued, it takes itself off
-/// the queue and runs `on_cancel(key, was_last)` under the lock, `was_last` telling whether
-/// no other thread remains queued on the key. If a waker dequeued it first, the waker wins:
-/// `park` returns `Unparked` and `on_cancel` does not run, so a waker's count is exact.
+/// If the thread gives up (timeout, abort, signal, or a panic in `before_sleep`) while still
+/// queued, it takes itself off the queue and runs `on_cancel(key, was_last)` under the lock,
+/// `was_last` telling whether no other thread remains queued on the key; then a panic goes on
+/// unwinding. If a waker dequeued it first, the waker wins: `park` returns `Unparked` (or the
+/// panic unwinds) and `on_cancel` does not run, so a waker's count is exact. `key` in
+/// `on_cancel` is where the thread was queued last: `to` if a requeue moved it.
 ///
 /// See the [module documentation](self) for what the callbacks may do.
-pub fn park(
+///
+/// # Safety
+///
+/// `key` is the address of an object the caller's primitive owns, parked and unparked only
+/// by that primitive's protocol (see [the module docs](self#why-these-functions-are-unsafe)).
+pub unsafe fn park(
     key: usize,
     options: ParkOptions<'_>,
     validate: impl FnOnce() -> bool,
+    before_sleep: impl FnOnce(),
+    on_cancel: impl FnOnce(usize, bool),
+) -> ParkResult {
+    park_on(Key::new(key, Space::Park), options, |_| validate(), before_sleep, on_cancel)
+}
+
+/// [`park`] on a key of any space. `validate(others_waiting)` also learns whether another
+/// thread is queued on the key, so a primitive can tell stale state (left, say, in a forked
+/// child) from live waiters.
+pub(crate) fn park_on(
+    key: Key,
+    options: ParkOptions<'_>,
+    validate: impl FnOnce(bool) -> bool,
     before_sleep: impl FnOnce(),
     on_cancel: impl FnOnce(usize, bool),
 ) -> ParkResult {
@@ -186,8 +198,9 @@ pub fn park(
         return ParkResult::Invalid;
     }
     // From here the node is reachable by wakers: it must be off the queue before this frame
-    // ends, even if `before_sleep` unwinds.
-    let unwind = CancelOnUnwind(&waiter);
+    // ends, even if `before_sleep` unwinds; then `on_cancel` runs as for any other give-up.
+    let mut on_cancel = Some(on_cancel);
+    let unwind = CancelOnUnwind { waiter: &waiter, on_cancel: &mut on_cancel };
     let _sleeping = Sleeping::enter(&waiter.parker);
     before_sleep();
     std::mem::forget(unwind);
@@ -206,6 +219,7 @@ pub fn park(
             Wait::Interrupted => ParkResult::Interrupted,
         }
     };
+    let on_cancel = on_cancel.take().expect("on_cancel is taken only here or on unwind");
     if table::cancel(&waiter, on_cancel) {
         return gave_up;
     }
@@ -218,13 +232,18 @@ pub fn park(
     ParkResult::Unparked(UnparkToken(waiter.token()))
 }
 
-/// Takes a queued node off its queue if `before_sleep` panics.
-struct CancelOnUnwind<'a>(&'a Waiter);
+/// Takes a queued node off its queue, running the caller's `on_cancel`, if `before_sleep`
+/// panics; if a waker dequeued it first, waits until that waker is done with the node.
+struct CancelOnUnwind<'a, F: FnOnce(usize, bool)> {
+    waiter: &'a Waiter,
+    on_cancel: &'a mut Option<F>,
+}
 
-impl Drop for CancelOnUnwind<'_> {
+impl<F: FnOnce(usize, bool)> Drop for CancelOnUnwind<'_, F> {
     fn drop(&mut self) {
-        if !table::cancel(self.0, |_, _| {}) {
-            self.0.parker.wait_for_wake();
+        let on_cancel = self.on_cancel.take();
+        if !table::cancel(self.waiter, |key, was_last| on_cancel.into_iter().for_each(|f| f(key, was_last))) {
+            self.waiter.parker.wait_for_wake();
         }
     }
 }
@@ -292,42 +311,86 @@ pub fn interrupt() {
 /// what was found (`unparked` 0 or 1, `have_more`, `be_fair`) before anything changes, and
 /// returns the token the woken thread receives. Always takes the bucket lock, so the callback
 /// is ordered against every `validate`.
-pub fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> UnparkToken) -> UnparkResult {
+///
+/// # Safety
+///
+/// As for [`park`]: `key` belongs to the caller's primitive and this call follows its protocol.
+pub unsafe fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> UnparkToken) -> UnparkResult {
+    unpark_one_on(Key::new(key, Space::Park), callback)
+}
+
+/// [`unpark_one`] on a key of any space.
+pub(crate) fn unpark_one_on(key: Key, callback: impl FnOnce(UnparkResult) -> UnparkToken) -> UnparkResult {
     table::unpark(key, 1, |found| callback(found).0)
 }
 
 /// Wakes up to `n` threads parked on `key`, oldest first, each with `token`; returns how many
 /// it woke. `n == 0` wakes none. Without a callback it needs no lock when `key`'s bucket
 /// holds no sleeper: a SeqCst fence and a load. A thread that queued before any write this
-/// thread made before the call (to a flag the sleeper checks after queuing, say) is seen.
+/// thread made before the call (to a flag the sleeper checks after queuing, say) is seen, and
+/// so is one that a requeue is moving onto `key` while this thread acts on what that
+/// requeue's `validate` published.
+///
+/// # Safety
+///
+/// As for [`park`]: `key` belongs to the caller's primitive and this call follows its protocol.
 #[inline]
-pub fn unpark_n(key: usize, n: usize, token: UnparkToken) -> usize {
-    if n == 0 || !table::has_sleepers(key) {
+pub unsafe fn unpark_n(key: usize, n: usize, token: UnparkToken) -> usize {
+    unpark_n_on(Key::new(key, Space::Park), n, token)
+}
+
+/// [`unpark_n`] on a key of any space.
+#[inline]
+pub(crate) fn unpark_n_on(key: Key, n: usize, token: UnparkToken) -> usize {
+    if n == 0 || !table::has_sleepers(key.addr) {
         return 0;
     }
     table::unpark(key, n, |_| token.0).unparked
 }
 
 /// Wakes every thread parked on `key` with `token`; returns how many. See [`unpark_n`].
-pub fn unpark_all(key: usize, token: UnparkToken) -> usize {
-    unpark_n(key, usize::MAX, token)
+///
+/// # Safety
+///
+/// As for [`park`]: `key` belongs to the caller's primitive and this call follows its protocol.
+pub unsafe fn unpark_all(key: usize, token: UnparkToken) -> usize {
+    unpark_n_on(Key::new(key, Space::Park), usize::MAX, token)
 }
 
 /// Moves the threads parked on `from` to `to`, waking the oldest first if asked. `validate`
-/// runs under both buckets' locks and chooses the operation; `callback` then runs, still
-/// under the locks, with what will be done, and returns the woken thread's token. Moved
-/// threads stay asleep; their `park` returns when an unpark of `to` reaches them.
-pub fn unpark_requeue(
+/// runs under both buckets' locks and chooses the operation; unless it chose
+/// [`RequeueOp::Abort`], `callback` then runs, still under the locks, with what will be done,
+/// and returns the woken thread's token. Moved threads stay asleep; their `park` returns when
+/// an unpark of `to` reaches them.
+///
+/// # Safety
+///
+/// As for [`park`], for both keys: each belongs to the caller's primitive (or primitives that
+/// agree on this protocol), and the threads moved to `to` must be ones that an unpark of `to`
+/// may wake.
+pub unsafe fn unpark_requeue(
     from: usize,
     to: usize,
     validate: impl FnOnce() -> RequeueOp,
     callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
+    let (from, to) = (Key::new(from, Space::Park), Key::new(to, Space::Park));
+    requeue_on(from, to, |_| validate(), callback)
+}
+
+/// [`unpark_requeue`] on keys of one space; `validate(from_has_waiters)` also learns whether
+/// any thread is queued on `from`.
+pub(crate) fn requeue_on(
+    from: Key,
+    to: Key,
+    validate: impl FnOnce(bool) -> RequeueOp,
+    callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+) -> UnparkResult {
     table::requeue(from, to, validate, |op, found| callback(op, found).0)
 }
 
-/// The table bucket a key hashes to; two keys with the same index share a lock and a list.
-/// Exposed so tests and models can pick colliding keys.
+/// The table bucket a key hashes to (in any space); two keys with the same index share a lock
+/// and a list. Exposed so tests and models can pick colliding keys.
 #[doc(hidden)]
 pub fn bucket_index(key: usize) -> usize {
     table::bucket_index(key)

@@ -31,7 +31,7 @@
 use std::ptr;
 
 use crate::loom::{fence, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
-use crate::park::{RequeueOp as Requeue, UnparkResult as Found};
+use crate::outcome::{RequeueOp as Requeue, UnparkResult as Found};
 use crate::parker::Parker;
 use crate::time::{Clock, Timespec};
 
@@ -49,8 +49,10 @@ const BUCKET_BITS: u32 = 1;
 /// The number of buckets in the table.
 pub(crate) const BUCKETS: usize = 1 << BUCKET_BITS;
 
-/// How long a waiter must have been queued before an unpark reports `be_fair`.
-const FAIR_AFTER_NANOS: u64 = 1_000_000;
+/// The longest gap between two `be_fair` answers of one bucket that has wakes to answer:
+/// each next one falls at a random point within this many nanoseconds (parking_lot_core's
+/// "fair timeout" scheme: `core/src/parking_lot.rs`, `FairTimeout`).
+const FAIR_WITHIN_NANOS: u32 = 1_000_000;
 
 /// The bucket a key lives in: Fibonacci hashing, so keys that differ only in low (alignment)
 /// bits or only in high bits still spread over all buckets.
@@ -66,28 +68,54 @@ pub(crate) fn bucket_index(key: usize) -> usize {
     crate::loom::bucket_index(key, BUCKETS)
 }
 
+/// Which API a key belongs to. Keys of different spaces never share a queue, even when their
+/// addresses are equal: a wake in one space cannot reach a sleeper of another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Space {
+    /// [`crate::Sleep`] / [`crate::wakeup`] channels: reachable from safe code, no tokens.
+    Chan,
+    /// The `unsafe` [`crate::park`] API, for users' own primitives.
+    Park,
+    /// wchan's own `RawMutex`, `Condvar` and `thread::sleep`: no public function names it.
+    Internal,
+}
+
+/// A table key: an address in one [`Space`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Key {
+    pub(crate) addr: usize,
+    pub(crate) space: Space,
+}
+
+impl Key {
+    pub(crate) const fn new(addr: usize, space: Space) -> Key {
+        Key { addr, space }
+    }
+}
+
 /// One sleeping thread's entry in a queue, on that thread's stack.
 pub(crate) struct Waiter {
+    /// The key's address; changes only when a requeue moves the node (within its space).
     key: AtomicUsize,
+    space: Space,
     queued: UnsafeCell<bool>,
     next_key: UnsafeCell<*const Waiter>,
     next: UnsafeCell<*const Waiter>,
     tail: UnsafeCell<*const Waiter>,
     token: UnsafeCell<usize>,
-    parked_at: Timespec,
     pub(crate) parker: Parker,
 }
 
 impl Waiter {
-    pub(crate) fn new(key: usize) -> Waiter {
+    pub(crate) fn new(key: Key) -> Waiter {
         Waiter {
-            key: AtomicUsize::new(key),
+            key: AtomicUsize::new(key.addr),
+            space: key.space,
             queued: UnsafeCell::new(false),
             next_key: UnsafeCell::new(ptr::null()),
             next: UnsafeCell::new(ptr::null()),
             tail: UnsafeCell::new(ptr::null()),
             token: UnsafeCell::new(0),
-            parked_at: Clock::Monotonic.now(),
             parker: Parker::new(),
         }
     }
@@ -97,15 +125,14 @@ impl Waiter {
         get(&self.token)
     }
 
-    fn key(&self) -> usize {
+    fn addr(&self) -> usize {
         // Relaxed: changes only under bucket locks, which order it for every reader that
         // relies on it (see `lock_bucket_of`).
         self.key.load(Ordering::Relaxed)
     }
 
-    fn waited_long(&self) -> bool {
-        let waited = Clock::Monotonic.now().saturating_duration_since(self.parked_at);
-        !crate::loom::LOOM && waited.as_nanos() >= u128::from(FAIR_AFTER_NANOS)
+    fn key(&self) -> Key {
+        Key::new(self.addr(), self.space)
     }
 }
 
@@ -129,14 +156,55 @@ unsafe fn node<'a>(p: *const Waiter) -> &'a Waiter {
 /// The list of key queues in one bucket. Only reachable through the bucket lock.
 struct Queue {
     first: *const Waiter,
+    fair: FairTimer,
+}
+
+/// When a bucket next answers `be_fair`: a lock that barges (any thread may take it on
+/// unlock) hands it over directly at least that often, so a waiter that keeps losing the race
+/// to a thread that relocks at once is served within about a millisecond of wakes. Counted
+/// per bucket, not per waiter: a waiter that re-parks after losing keeps no stamp to age.
+struct FairTimer {
+    next: Timespec,
+    seed: u32,
+}
+
+impl FairTimer {
+    const fn new() -> FairTimer {
+        FairTimer { next: Timespec::new(0, 0), seed: 0 }
+    }
+
+    /// Whether this wake should be fair; if so, the next fair point is drawn. One clock read
+    /// (vDSO), on a path that is about to make a wake syscall anyway.
+    fn due(&mut self) -> bool {
+        if crate::loom::LOOM {
+            return false; // no clock under loom: never fair, so models stay deterministic
+        }
+        let now = Clock::Monotonic.now();
+        if now < self.next {
+            return false;
+        }
+        // xorshift32: cheap, and a random phase keeps lockers from falling into step with it.
+        if self.seed == 0 {
+            self.seed = (self as *const FairTimer as usize as u32) | 1; // differs per bucket
+        }
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 17;
+        self.seed ^= self.seed << 5;
+        self.next = now.saturating_add(std::time::Duration::from_nanos(u64::from(self.seed % FAIR_WITHIN_NANOS)));
+        true
+    }
 }
 
 // SAFETY: the raw pointers are only followed under the bucket lock, by the table invariant.
 unsafe impl Send for Queue {}
 
 impl Queue {
+    const fn new() -> Queue {
+        Queue { first: ptr::null(), fair: FairTimer::new() }
+    }
+
     /// The head of `key`'s FIFO and the head before it in the key list (None: `first`).
-    fn find<'a>(&self, key: usize) -> (Option<&'a Waiter>, Option<&'a Waiter>) {
+    fn find<'a>(&self, key: Key) -> (Option<&'a Waiter>, Option<&'a Waiter>) {
         let (mut prev, mut p) = (None, self.first);
         while !p.is_null() {
             // SAFETY: p is in this queue (table invariant).
@@ -158,7 +226,7 @@ impl Queue {
     }
 
     /// Appends the chain `first..=last` (linked by `next`, last.next null) to `key`'s FIFO.
-    fn append(&mut self, key: usize, first: &Waiter, last: &Waiter) {
+    fn append(&mut self, key: Key, first: &Waiter, last: &Waiter) {
         match self.find(key).1 {
             Some(head) => {
                 // SAFETY: a head's tail is in the same FIFO.
@@ -241,12 +309,12 @@ pub(crate) struct Bucket {
 impl Bucket {
     #[cfg(not(loom))]
     const fn new() -> Bucket {
-        Bucket { sleepers: AtomicUsize::new(0), queue: Mutex::new(Queue { first: ptr::null() }) }
+        Bucket { sleepers: AtomicUsize::new(0), queue: Mutex::new(Queue::new()) }
     }
 
     #[cfg(loom)]
     fn new() -> Bucket {
-        Bucket { sleepers: AtomicUsize::new(0), queue: Mutex::new(Queue { first: ptr::null() }) }
+        Bucket { sleepers: AtomicUsize::new(0), queue: Mutex::new(Queue::new()) }
     }
 
     /// A panic in a callback run under the lock poisons it; the queue is consistent at every
@@ -280,10 +348,10 @@ fn bucket(key: usize) -> &'static Bucket {
 /// a requeue that moved `w` needed this lock too, so a key that matches under it is final.
 fn lock_bucket_of(w: &Waiter) -> (&'static Bucket, MutexGuard<'static, Queue>) {
     loop {
-        let key = w.key();
-        let b = bucket(key);
+        let addr = w.addr();
+        let b = bucket(addr);
         let q = b.lock();
-        if w.key() == key {
+        if w.addr() == addr {
             return (b, q);
         }
     }
@@ -304,37 +372,63 @@ fn lock_two(a: usize, b: usize) -> (MutexGuard<'static, Queue>, Option<MutexGuar
     }
 }
 
-/// Queues `w` on its key if `validate` (run under the bucket lock) agrees.
+/// Raises a bucket's sleeper count by one and lowers it again on drop, unless told how many
+/// sleepers really arrived ([`Pending::settle`]). Held across a `validate`, it keeps the
+/// count above zero while a sleeper may be on its way in (invariant 8, counts before checks).
+struct Pending<'a>(&'a AtomicUsize);
+
+impl<'a> Pending<'a> {
+    fn raise(count: &'a AtomicUsize) -> Pending<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        // SeqCst fence: pairs with the fence in `has_sleepers` (Dekker): a waker that acts on
+        // what the coming `validate` publishes and then checks the count sees it raised.
+        fence(Ordering::SeqCst);
+        Pending(count)
+    }
+
+    /// `arrived` sleepers came in: the count keeps them and drops the placeholder, in one
+    /// step, so it never reads zero while they are queued.
+    fn settle(self, arrived: usize) {
+        match arrived {
+            0 => return, // dropping self takes the placeholder back
+            1 => {}
+            n => {
+                self.0.fetch_add(n - 1, Ordering::Relaxed);
+            }
+        }
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Queues `w` on its key if `validate(others_waiting)` (run under the bucket lock) agrees;
+/// `others_waiting` tells whether another thread is queued on the same key.
 ///
 /// The bucket's count is raised *before* `validate` runs and a SeqCst fence separates them.
 /// A waker that first changes what `validate` reads and then calls [`has_sleepers`] (which
 /// fences too) either makes `validate` fail or sees the count and takes the lock, which it
 /// can only get after `w` is queued. That Dekker pair is what lets a wake on an empty bucket
 /// skip the lock.
-pub(crate) fn enqueue_if(w: &Waiter, validate: impl FnOnce() -> bool) -> bool {
-    let b = bucket(w.key());
+pub(crate) fn enqueue_if(w: &Waiter, validate: impl FnOnce(bool) -> bool) -> bool {
+    let b = bucket(w.addr());
     let mut q = b.lock();
-    b.sleepers.fetch_add(1, Ordering::Relaxed);
-    // SeqCst fence: pairs with the fence in `has_sleepers` (see above).
-    fence(Ordering::SeqCst);
-    struct Uncount<'a>(&'a AtomicUsize);
-    impl Drop for Uncount<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-    let uncount = Uncount(&b.sleepers); // undoes the count if validate fails or panics
-    if !validate() {
+    let pending = Pending::raise(&b.sleepers); // taken back if validate fails or panics
+    if !validate(q.find(w.key()).1.is_some()) {
         return false;
     }
-    std::mem::forget(uncount);
+    pending.settle(1);
     set(&w.next, ptr::null());
     set(&w.queued, true);
     q.append(w.key(), w, w);
     true
 }
 
-/// Takes `w` off its queue if it is still queued, calling `removed(key, was_last)` under the
+/// Takes `w` off its queue if it is still queued, calling `removed(addr, was_last)` under the
 /// lock afterwards. Returns false when a waker dequeued it first (it will be woken).
 pub(crate) fn cancel(w: &Waiter, removed: impl FnOnce(usize, bool)) -> bool {
     let (b, mut q) = lock_bucket_of(w);
@@ -346,20 +440,21 @@ pub(crate) fn cancel(w: &Waiter, removed: impl FnOnce(usize, bool)) -> bool {
     b.sleepers.fetch_sub(1, Ordering::Relaxed);
     let key = w.key();
     let was_last = q.find(key).1.is_none();
-    removed(key, was_last);
+    removed(key.addr, was_last);
     true
 }
 
-/// Whether `key`'s bucket may hold sleepers; false means no sleeper that was queued before a
-/// write this thread made (before the call) can be missed. See [`enqueue_if`].
+/// Whether the bucket of `addr` may hold sleepers (of any key); false means no sleeper that
+/// was queued before a write this thread made (before the call) can be missed. See
+/// [`enqueue_if`] and [`requeue`].
 #[inline]
-pub(crate) fn has_sleepers(key: usize) -> bool {
-    // SeqCst fence: pairs with the fence in `enqueue_if` (Dekker).
+pub(crate) fn has_sleepers(addr: usize) -> bool {
+    // SeqCst fence: pairs with the fence in `Pending::raise` (Dekker).
     #[cfg(not(wchan_bug = "weak_dekker_fence"))]
     fence(Ordering::SeqCst);
     #[cfg(wchan_bug = "weak_dekker_fence")] // deliberate bug for loom-tests: AcqRel orders no store before a load
     fence(Ordering::AcqRel);
-    bucket(key).sleepers.load(Ordering::Relaxed) != 0
+    bucket(addr).sleepers.load(Ordering::Relaxed) != 0
 }
 
 /// Marks a dequeued chain's nodes with `token` and unqueued, while the lock is held.
@@ -387,14 +482,14 @@ fn wake_chain(mut p: *const Waiter) {
 
 /// Dequeues up to `n` (>= 1) waiters of `key`, oldest first. `callback` runs under the lock
 /// with what was found, before anything changes, and returns the token the woken get.
-pub(crate) fn unpark(key: usize, n: usize, callback: impl FnOnce(Found) -> usize) -> Found {
-    let b = bucket(key);
+pub(crate) fn unpark(key: Key, n: usize, callback: impl FnOnce(Found) -> usize) -> Found {
+    let b = bucket(key.addr);
     let mut q = b.lock();
     let (prev, head) = q.find(key);
     let mut found = Found::default();
     if let Some(head) = head {
         let (count, more) = count_fifo(head, n);
-        found = Found { unparked: count, requeued: 0, have_more: more, be_fair: n == 1 && head.waited_long() };
+        found = Found { unparked: count, requeued: 0, have_more: more, be_fair: n == 1 && q.fair.due() };
     }
     let token = callback(found);
     let chain = match head {
@@ -410,19 +505,31 @@ pub(crate) fn unpark(key: usize, n: usize, callback: impl FnOnce(Found) -> usize
     found
 }
 
-/// Wakes and/or moves the waiters of `from` to `to`, under both buckets' locks.
+/// Wakes and/or moves the waiters of `from` to `to` (same space), under both buckets' locks.
+/// `validate(from_has_waiters)` chooses the operation.
+///
+/// Counts before checks (invariant 8): when the keys live in different buckets, the target's
+/// count is raised and fenced *before* `validate` runs, exactly as [`enqueue_if`] does, and
+/// settled to the number actually moved afterwards. A thread that acts on state `validate`
+/// publishes (say, "the lock now has waiters") and then wakes `to` lock-free therefore sees
+/// the count raised, takes the lock, and finds the moved sleepers.
 pub(crate) fn requeue(
-    from: usize,
-    to: usize,
-    validate: impl FnOnce() -> Requeue,
+    from: Key,
+    to: Key,
+    validate: impl FnOnce(bool) -> Requeue,
     callback: impl FnOnce(Requeue, Found) -> usize,
 ) -> Found {
-    let (mut qa, mut qb) = lock_two(from, to);
-    let op = validate();
+    debug_assert_eq!(from.space, to.space, "a requeue stays within one key space");
+    let (mut qa, mut qb) = lock_two(from.addr, to.addr);
+    let (from_b, to_b) = (bucket(from.addr), bucket(to.addr));
+    // Only a move between buckets changes the target's count; within one bucket it is
+    // already at least the number of sleepers that may move.
+    let pending = qb.is_some().then(|| Pending::raise(&to_b.sleepers));
+    let (prev, head) = qa.find(from);
+    let op = validate(head.is_some());
     if op == Requeue::Abort {
         return Found::default();
     }
-    let (prev, head) = qa.find(from);
     let mut found = Found::default();
     if let Some(head) = head {
         let (total, _) = count_fifo(head, usize::MAX);
@@ -434,7 +541,7 @@ pub(crate) fn requeue(
             _ => total - unpark,
         };
         found.have_more = total > found.unparked + found.requeued;
-        found.be_fair = unpark == 1 && head.waited_long();
+        found.be_fair = unpark == 1 && qa.fair.due();
     }
     let token = callback(op, found);
     let Some(head) = head else { return found };
@@ -453,7 +560,7 @@ pub(crate) fn requeue(
         // SAFETY: `moved` starts the cut chain of `requeued` nodes.
         let (first, mut last) = unsafe { (node(moved), node(moved)) };
         loop {
-            last.key.store(to, Ordering::Relaxed); // both locks held
+            last.key.store(to.addr, Ordering::Relaxed); // both locks held
             let next = get(&last.next);
             if next.is_null() {
                 break;
@@ -464,13 +571,15 @@ pub(crate) fn requeue(
         match qb.as_mut() {
             Some(qb) => {
                 qb.append(to, first, last);
-                bucket(from).sleepers.fetch_sub(found.requeued, Ordering::Relaxed);
-                bucket(to).sleepers.fetch_add(found.requeued, Ordering::Relaxed);
+                from_b.sleepers.fetch_sub(found.requeued, Ordering::Relaxed);
             }
             None => qa.append(to, first, last),
         }
     }
-    bucket(from).sleepers.fetch_sub(found.unparked, Ordering::Relaxed);
+    if let Some(pending) = pending {
+        pending.settle(found.requeued);
+    }
+    from_b.sleepers.fetch_sub(found.unparked, Ordering::Relaxed);
     seal_chain(chain, token);
     drop(qb);
     drop(qa);

@@ -52,15 +52,16 @@ pub fn sleep(duration: Duration) -> Duration {
         return Duration::ZERO;
     }
     let deadline = Deadline::after(duration);
-    // A key no other thread knows: a byte on this stack frame, in wchan's internal key range
-    // so no `Sleep::on(&x)` of a user's shares it.
+    // A key no other thread knows: a byte on this stack frame, in wchan's internal key space,
+    // which no public function can name, so nothing but the deadline or a signal ends it.
     let anchor = 0u8;
     let key = crate::sync::internal_key(&anchor);
     loop {
-        match park::park(key, ParkOptions::new().deadline(deadline), || true, || {}, |_, _| {}) {
+        match park::park_on(key, ParkOptions::new().deadline(deadline), |_| true, || {}, |_, _| {}) {
             ParkResult::TimedOut => return Duration::ZERO,
             ParkResult::Interrupted => return deadline.remaining(),
-            // Only a thread that guessed this stack address could unpark it: keep sleeping.
+            // Only a forked child's table reset can end it this way (`docs/reliability.md`,
+            // "fork"): a spurious wake, so keep sleeping.
             ParkResult::Unparked(_) | ParkResult::Invalid => {}
         }
     }

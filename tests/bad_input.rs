@@ -1,6 +1,10 @@
 //! Every invalid or extreme input the API accepts at run time gets a defined result: never a
 //! hang, never a panic (the one documented panic: a `Condvar` used with two mutexes at once).
 //! `docs/reliability.md` lists each input, its result and the test here that proves it.
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,13 +104,15 @@ fn deadline_in_the_past_times_out_at_once_and_releases_the_guard() {
             // Nothing was queued, and park ran no callback.
             assert_eq!(wakeup(&chan, 0), Err(Error::NoWaiters));
             let called = AtomicBool::new(false);
-            let r = park::park(
-                &chan as *const u8 as usize,
-                ParkOptions::new().deadline(d),
-                || called.swap(true, Ordering::Relaxed),
-                || {},
-                |_, _| {},
-            );
+            let r = unsafe {
+                park::park(
+                    &chan as *const u8 as usize,
+                    ParkOptions::new().deadline(d),
+                    || called.swap(true, Ordering::Relaxed),
+                    || {},
+                    |_, _| {},
+                )
+            };
             assert_eq!(r, ParkResult::TimedOut);
             assert!(!called.load(Ordering::Relaxed), "validate did not run for {d:?}");
         }
@@ -181,8 +187,8 @@ fn wakeup_with_n_usize_max_wakes_all_and_counts_them() {
             assert_eq!(h.join().unwrap(), Ok(()));
         }
         let key = &*lock as *const SpinLock<usize> as usize;
-        assert_eq!(park::unpark_n(key, usize::MAX, DEFAULT_UNPARK_TOKEN), 0);
-        assert_eq!(park::unpark_n(key, 0, DEFAULT_UNPARK_TOKEN), 0, "n = 0 wakes none in park's API");
+        assert_eq!(unsafe { park::unpark_n(key, usize::MAX, DEFAULT_UNPARK_TOKEN) }, 0);
+        assert_eq!(unsafe { park::unpark_n(key, 0, DEFAULT_UNPARK_TOKEN) }, 0, "n = 0 wakes none in park's API");
     });
 }
 
@@ -241,16 +247,18 @@ fn requeue_onto_the_same_key_keeps_every_sleeper_and_count() {
         let lock = Arc::new(SpinLock::new(0usize));
         let hs = sleepers(&lock, 3, None);
         let key = &*lock as *const SpinLock<usize> as usize;
-        let r = park::unpark_requeue(key, key, || RequeueOp::RequeueAll, |_, _| DEFAULT_UNPARK_TOKEN);
+        let r = unsafe { park::unpark_requeue(key, key, || RequeueOp::RequeueAll, |_, _| DEFAULT_UNPARK_TOKEN) };
         assert_eq!((r.unparked, r.requeued), (0, 3));
-        let r = park::unpark_requeue(key, key, || RequeueOp::UnparkOneRequeueRest, |_, _| UnparkToken(5));
+        let r = unsafe { park::unpark_requeue(key, key, || RequeueOp::UnparkOneRequeueRest, |_, _| UnparkToken(5)) };
         assert_eq!((r.unparked, r.requeued), (1, 2));
         assert_eq!(wakeup(&*lock, 0), Ok(2));
         for h in hs {
             assert_eq!(h.join().unwrap(), Ok(()));
         }
         // Requeue from a key with nobody: nothing happens.
-        let r = park::unpark_requeue(key, key + 8, || RequeueOp::UnparkOneRequeueRest, |_, _| DEFAULT_UNPARK_TOKEN);
+        let r = unsafe {
+            park::unpark_requeue(key, key + 8, || RequeueOp::UnparkOneRequeueRest, |_, _| DEFAULT_UNPARK_TOKEN)
+        };
         assert_eq!((r.unparked, r.requeued, r.have_more), (0, 0, false));
     });
 }

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use wchan::park::bucket_index;
 use wchan::{wakeup, Deadline, Error, Mutex, Sleep, SpinLock};
 
-/// wchan's primitives park on their address with the top bit set (`src/sync/mod.rs`).
+/// wchan's primitives park on their own address, in a key space of their own
+/// (`src/sync/mod.rs`); the bucket depends on the address alone.
 fn internal_key<T>(x: &T) -> usize {
-    (x as *const T as usize) | (1 << (usize::BITS - 1))
+    x as *const T as usize
 }
 
 static BUSY_MUTEX: Mutex<u64> = Mutex::new(0);

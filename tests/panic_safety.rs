@@ -5,6 +5,10 @@
 //! the poison because its callbacks run before or after a queue changes, never in the middle.
 //! These tests panic under the lock and then use the very same bucket: the same key and a
 //! second key that hashes to the same bucket.
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -35,20 +39,20 @@ fn park_and_unpark_works(key: usize) {
         std::thread::spawn(move || {
             let mut g = lock.lock();
             *g = true;
-            park::park(key, ParkOptions::new(), || true, move || drop(g), |_, _| {})
+            unsafe { park::park(key, ParkOptions::new(), || true, move || drop(g), |_, _| {}) }
         })
     };
     loop {
         let g = lock.lock();
         if *g {
-            assert_eq!(park::unpark_n(key, 1, UnparkToken(42)), 1);
+            assert_eq!(unsafe { park::unpark_n(key, 1, UnparkToken(42)) }, 1);
             break;
         }
         drop(g);
         std::thread::yield_now();
     }
     assert_eq!(sleeper.join().unwrap(), ParkResult::Unparked(UnparkToken(42)));
-    assert_eq!(park::unpark_all(key, DEFAULT_UNPARK_TOKEN), 0, "nothing left queued");
+    assert_eq!(unsafe { park::unpark_all(key, DEFAULT_UNPARK_TOKEN) }, 0, "nothing left queued");
 }
 
 /// The same through the OpenBSD face, on a key given as an address.
@@ -93,10 +97,12 @@ fn panic_in_validate_propagates_and_the_bucket_still_works() {
     watchdog(HANG, || {
         let (a, b) = colliding_keys(0);
         for _ in 0..3 {
-            let r = catch_unwind(|| park::park(a, ParkOptions::new(), || panic!("validate boom"), || {}, |_, _| {}));
+            let r = catch_unwind(|| unsafe {
+                park::park(a, ParkOptions::new(), || panic!("validate boom"), || {}, |_, _| {})
+            });
             assert_eq!(panic_message(r.unwrap_err()), "validate boom");
             // Nothing was queued: a wake finds nobody (and takes the lock-free path).
-            assert_eq!(park::unpark_all(a, DEFAULT_UNPARK_TOKEN), 0);
+            assert_eq!(unsafe { park::unpark_all(a, DEFAULT_UNPARK_TOKEN) }, 0);
             assert_eq!(wakeup(std::ptr::null::<u8>().wrapping_add(a), 0), Err(wchan::Error::NoWaiters));
         }
         bucket_still_works(a, b);
@@ -111,23 +117,25 @@ fn panic_in_on_cancel_after_a_timeout_propagates_and_the_bucket_still_works() {
         let start = Instant::now();
         let r = catch_unwind(AssertUnwindSafe(|| {
             let opts = ParkOptions::new().deadline(Deadline::after(Duration::from_millis(20)));
-            park::park(
-                a,
-                opts,
-                || true,
-                || {},
-                |key, was_last| {
-                    ran.store(true, Ordering::Relaxed);
-                    assert_eq!((key, was_last), (a, true));
-                    panic!("on_cancel boom")
-                },
-            )
+            unsafe {
+                park::park(
+                    a,
+                    opts,
+                    || true,
+                    || {},
+                    |key, was_last| {
+                        ran.store(true, Ordering::Relaxed);
+                        assert_eq!((key, was_last), (a, true));
+                        panic!("on_cancel boom")
+                    },
+                )
+            }
         }));
         assert_eq!(panic_message(r.unwrap_err()), "on_cancel boom");
         assert!(ran.load(Ordering::Relaxed));
         assert!(start.elapsed() >= Duration::from_millis(20));
         // The waiter was taken off the queue before the callback ran.
-        assert_eq!(park::unpark_all(a, DEFAULT_UNPARK_TOKEN), 0);
+        assert_eq!(unsafe { park::unpark_all(a, DEFAULT_UNPARK_TOKEN) }, 0);
         bucket_still_works(a, b);
     });
 }
@@ -143,16 +151,16 @@ fn panic_in_on_cancel_with_another_sleeper_on_the_key_leaves_it_queued() {
             std::thread::spawn(move || {
                 let mut g = lock.lock();
                 *g = true;
-                park::park(a, ParkOptions::new(), || true, move || drop(g), |_, _| {})
+                unsafe { park::park(a, ParkOptions::new(), || true, move || drop(g), |_, _| {}) }
             })
         };
         wait_until(HANG, "the long sleeper to queue", || *lock.lock());
         let r = catch_unwind(|| {
             let opts = ParkOptions::new().deadline(Deadline::after(Duration::from_millis(10)));
-            park::park(a, opts, || true, || {}, |_, was_last| panic!("was_last = {was_last}"))
+            unsafe { park::park(a, opts, || true, || {}, |_, was_last| panic!("was_last = {was_last}")) }
         });
         assert_eq!(panic_message(r.unwrap_err()), "was_last = false");
-        assert_eq!(park::unpark_all(a, UnparkToken(7)), 1, "only the long sleeper remains");
+        assert_eq!(unsafe { park::unpark_all(a, UnparkToken(7)) }, 1, "only the long sleeper remains");
         assert_eq!(long.join().unwrap(), ParkResult::Unparked(UnparkToken(7)));
         bucket_still_works(a, b);
     });
@@ -162,9 +170,11 @@ fn panic_in_on_cancel_with_another_sleeper_on_the_key_leaves_it_queued() {
 fn panic_in_before_sleep_dequeues_the_waiter_and_the_bucket_still_works() {
     watchdog(HANG, || {
         let (a, b) = colliding_keys(3);
-        let r = catch_unwind(|| park::park(a, ParkOptions::new(), || true, || panic!("before_sleep boom"), |_, _| {}));
+        let r = catch_unwind(|| unsafe {
+            park::park(a, ParkOptions::new(), || true, || panic!("before_sleep boom"), |_, _| {})
+        });
         assert_eq!(panic_message(r.unwrap_err()), "before_sleep boom");
-        assert_eq!(park::unpark_all(a, DEFAULT_UNPARK_TOKEN), 0, "the node left the queue on unwind");
+        assert_eq!(unsafe { park::unpark_all(a, DEFAULT_UNPARK_TOKEN) }, 0, "the node left the queue on unwind");
         bucket_still_works(a, b);
     });
 }
@@ -179,21 +189,23 @@ fn panic_in_an_unpark_callback_changes_nothing_and_the_bucket_still_works() {
             std::thread::spawn(move || {
                 let mut g = lock.lock();
                 *g = true;
-                park::park(a, ParkOptions::new(), || true, move || drop(g), |_, _| {})
+                unsafe { park::park(a, ParkOptions::new(), || true, move || drop(g), |_, _| {}) }
             })
         };
         wait_until(HANG, "the sleeper to queue", || *lock.lock());
-        let r = catch_unwind(|| park::unpark_one(a, |found| panic!("saw {}", found.unparked)));
+        let r = catch_unwind(|| unsafe { park::unpark_one(a, |found| panic!("saw {}", found.unparked)) });
         assert_eq!(panic_message(r.unwrap_err()), "saw 1");
-        let r = catch_unwind(|| {
+        let r = catch_unwind(|| unsafe {
             park::unpark_requeue(a, b, || panic!("requeue validate boom"), |_, _| DEFAULT_UNPARK_TOKEN)
         });
         assert_eq!(panic_message(r.unwrap_err()), "requeue validate boom");
-        let r = catch_unwind(|| park::unpark_requeue(a, b, || RequeueOp::RequeueAll, |_, _| panic!("requeue cb boom")));
+        let r = catch_unwind(|| unsafe {
+            park::unpark_requeue(a, b, || RequeueOp::RequeueAll, |_, _| panic!("requeue cb boom"))
+        });
         assert_eq!(panic_message(r.unwrap_err()), "requeue cb boom");
         // The sleeper is still queued on `a`, untouched: exactly one unpark finds it.
-        assert_eq!(park::unpark_all(b, DEFAULT_UNPARK_TOKEN), 0);
-        assert_eq!(park::unpark_all(a, UnparkToken(9)), 1);
+        assert_eq!(unsafe { park::unpark_all(b, DEFAULT_UNPARK_TOKEN) }, 0);
+        assert_eq!(unsafe { park::unpark_all(a, UnparkToken(9)) }, 1);
         assert_eq!(sleeper.join().unwrap(), ParkResult::Unparked(UnparkToken(9)));
         bucket_still_works(a, b);
     });

@@ -1,5 +1,9 @@
 //! `wchan::park`: validate under the bucket lock, tokens, `UnparkResult`, requeue, on_cancel,
 //! and a panic in `validate`.
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,7 +41,7 @@ impl Parked {
         self.handles.push(std::thread::spawn(move || {
             let mut g = lock.lock();
             *g += 1;
-            let r = park::park(key, options, || true, move || drop(g), on_cancel);
+            let r = unsafe { park::park(key, options, || true, move || drop(g), on_cancel) };
             returned.lock().unwrap().push((index, r));
         }));
         wait_until(HANG, "thread parked", || *self.lock.lock() == before + 1);
@@ -69,22 +73,26 @@ fn validate_false_returns_invalid_and_queues_nothing() {
     watchdog(HANG, || {
         let k = key();
         let (before_sleep_ran, cancel_ran) = (AtomicBool::new(false), AtomicBool::new(false));
-        let r = park::park(
-            k,
-            ParkOptions::new(),
-            || false,
-            || before_sleep_ran.store(true, Ordering::Relaxed),
-            |_, _| cancel_ran.store(true, Ordering::Relaxed),
-        );
+        let r = unsafe {
+            park::park(
+                k,
+                ParkOptions::new(),
+                || false,
+                || before_sleep_ran.store(true, Ordering::Relaxed),
+                |_, _| cancel_ran.store(true, Ordering::Relaxed),
+            )
+        };
         assert_eq!(r, ParkResult::Invalid);
         assert!(!r.is_unparked());
         assert!(!before_sleep_ran.load(Ordering::Relaxed), "before_sleep runs only when queued");
         assert!(!cancel_ran.load(Ordering::Relaxed));
-        assert_eq!(park::unpark_all(k, DEFAULT_UNPARK_TOKEN), 0);
-        let found = park::unpark_one(k, |r| {
-            assert_eq!(r, UnparkResult::default());
-            DEFAULT_UNPARK_TOKEN
-        });
+        assert_eq!(unsafe { park::unpark_all(k, DEFAULT_UNPARK_TOKEN) }, 0);
+        let found = unsafe {
+            park::unpark_one(k, |r| {
+                assert_eq!(r, UnparkResult::default());
+                DEFAULT_UNPARK_TOKEN
+            })
+        };
         assert_eq!(found, UnparkResult::default(), "nothing queued");
     });
 }
@@ -113,10 +121,12 @@ fn validate_runs_under_the_lock_with_unpark_callbacks() {
             std::thread::spawn(move || {
                 let mut woken = 0;
                 while !stop.load(Ordering::SeqCst) {
-                    woken += park::unpark_one(k, |_| {
-                        critical(&inside, &overlaps);
-                        DEFAULT_UNPARK_TOKEN
-                    })
+                    woken += unsafe {
+                        park::unpark_one(k, |_| {
+                            critical(&inside, &overlaps);
+                            DEFAULT_UNPARK_TOKEN
+                        })
+                    }
                     .unparked;
                 }
                 woken
@@ -124,16 +134,18 @@ fn validate_runs_under_the_lock_with_unpark_callbacks() {
         };
         let mut unparked = 0;
         for i in 0..PARKS {
-            let r = park::park(
-                k,
-                ParkOptions::new(),
-                || {
-                    critical(&inside, &overlaps);
-                    i % 4 != 0 // some parks do not sleep
-                },
-                || {},
-                |_, _| panic!("no cancel expected"),
-            );
+            let r = unsafe {
+                park::park(
+                    k,
+                    ParkOptions::new(),
+                    || {
+                        critical(&inside, &overlaps);
+                        i % 4 != 0 // some parks do not sleep
+                    },
+                    || {},
+                    |_, _| panic!("no cancel expected"),
+                )
+            };
             match r {
                 ParkResult::Unparked(_) => unparked += 1,
                 ParkResult::Invalid => assert_eq!(i % 4, 0),
@@ -153,15 +165,17 @@ fn tokens_pass_from_the_waker_to_the_parked_thread() {
         let k = key();
         let mut p = Parked::new();
         p.add_n(k, 4);
-        let r = park::unpark_one(k, |found| {
-            assert_eq!(found.unparked, 1);
-            UnparkToken(0xDEAD_BEEF)
-        });
+        let r = unsafe {
+            park::unpark_one(k, |found| {
+                assert_eq!(found.unparked, 1);
+                UnparkToken(0xDEAD_BEEF)
+            })
+        };
         assert_eq!(r.unparked, 1);
         assert_eq!(p.wait_returned(1), vec![(0, ParkResult::Unparked(UnparkToken(0xDEAD_BEEF)))]);
-        assert_eq!(park::unpark_n(k, 2, UnparkToken(7)), 2);
+        assert_eq!(unsafe { park::unpark_n(k, 2, UnparkToken(7)) }, 2);
         p.wait_returned(3);
-        assert_eq!(park::unpark_all(k, UnparkToken(usize::MAX)), 1);
+        assert_eq!(unsafe { park::unpark_all(k, UnparkToken(usize::MAX)) }, 1);
         let results = p.join();
         assert_eq!(
             results.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
@@ -172,7 +186,7 @@ fn tokens_pass_from_the_waker_to_the_parked_thread() {
                 ParkResult::Unparked(UnparkToken(usize::MAX)),
             ]
         );
-        assert_eq!(park::unpark_n(k, 0, UnparkToken(1)), 0, "n = 0 wakes none");
+        assert_eq!(unsafe { park::unpark_n(k, 0, UnparkToken(1)) }, 0, "n = 0 wakes none");
     });
 }
 
@@ -184,18 +198,22 @@ fn unpark_result_have_more_is_right() {
         p.add_n(k, 3);
         for (i, more) in [(0, true), (1, true), (2, false)] {
             let mut seen = None;
-            let r = park::unpark_one(k, |found| {
-                seen = Some(found);
-                UnparkToken(i)
-            });
+            let r = unsafe {
+                park::unpark_one(k, |found| {
+                    seen = Some(found);
+                    UnparkToken(i)
+                })
+            };
             assert_eq!(seen, Some(r), "the callback sees what the call returns");
             assert_eq!((r.unparked, r.requeued, r.have_more), (1, 0, more), "unpark {i}");
             assert_eq!(p.wait_returned(i + 1)[i], (i, ParkResult::Unparked(UnparkToken(i))), "FIFO");
         }
-        let r = park::unpark_one(k, |found| {
-            assert_eq!(found.unparked, 0);
-            DEFAULT_UNPARK_TOKEN
-        });
+        let r = unsafe {
+            park::unpark_one(k, |found| {
+                assert_eq!(found.unparked, 0);
+                DEFAULT_UNPARK_TOKEN
+            })
+        };
         assert_eq!((r.unparked, r.have_more), (0, false));
         p.join();
     });
@@ -207,24 +225,26 @@ fn requeue_all_moves_every_waiter_to_the_target_key() {
         let (from, to) = (key(), key());
         let mut p = Parked::new();
         p.add_n(from, 3);
-        let r = park::unpark_requeue(
-            from,
-            to,
-            || RequeueOp::RequeueAll,
-            |op, found| {
-                assert_eq!(op, RequeueOp::RequeueAll);
-                assert_eq!((found.unparked, found.requeued), (0, 3));
-                UnparkToken(99)
-            },
-        );
+        let r = unsafe {
+            park::unpark_requeue(
+                from,
+                to,
+                || RequeueOp::RequeueAll,
+                |op, found| {
+                    assert_eq!(op, RequeueOp::RequeueAll);
+                    assert_eq!((found.unparked, found.requeued), (0, 3));
+                    UnparkToken(99)
+                },
+            )
+        };
         assert_eq!((r.unparked, r.requeued, r.have_more), (0, 3, false));
-        assert_eq!(park::unpark_all(from, DEFAULT_UNPARK_TOKEN), 0, "nobody left on the source");
+        assert_eq!(unsafe { park::unpark_all(from, DEFAULT_UNPARK_TOKEN) }, 0, "nobody left on the source");
         // Order is kept on the target: one at a time, oldest first.
         for i in 0..3 {
-            assert_eq!(park::unpark_n(to, 1, UnparkToken(100 + i)), 1);
+            assert_eq!(unsafe { park::unpark_n(to, 1, UnparkToken(100 + i)) }, 1);
             assert_eq!(p.wait_returned(i + 1)[i], (i, ParkResult::Unparked(UnparkToken(100 + i))));
         }
-        assert_eq!(park::unpark_all(to, DEFAULT_UNPARK_TOKEN), 0);
+        assert_eq!(unsafe { park::unpark_all(to, DEFAULT_UNPARK_TOKEN) }, 0);
         p.join();
     });
 }
@@ -235,11 +255,11 @@ fn unpark_one_requeue_rest_wakes_exactly_one_and_moves_the_rest() {
         let (from, to) = (key(), key());
         let mut p = Parked::new();
         p.add_n(from, 4);
-        let r = park::unpark_requeue(from, to, || RequeueOp::UnparkOneRequeueRest, |_, _| UnparkToken(5));
+        let r = unsafe { park::unpark_requeue(from, to, || RequeueOp::UnparkOneRequeueRest, |_, _| UnparkToken(5)) };
         assert_eq!((r.unparked, r.requeued, r.have_more), (1, 3, false));
         assert_eq!(p.wait_returned(1), vec![(0, ParkResult::Unparked(UnparkToken(5)))]);
-        assert_eq!(park::unpark_all(from, DEFAULT_UNPARK_TOKEN), 0);
-        assert_eq!(park::unpark_all(to, UnparkToken(6)), 3);
+        assert_eq!(unsafe { park::unpark_all(from, DEFAULT_UNPARK_TOKEN) }, 0);
+        assert_eq!(unsafe { park::unpark_all(to, UnparkToken(6)) }, 3);
         let results = p.join();
         assert!(results[1..].iter().all(|(_, r)| *r == ParkResult::Unparked(UnparkToken(6))));
     });
@@ -252,22 +272,24 @@ fn requeue_abort_and_unpark_one_do_what_they_say() {
         let mut p = Parked::new();
         p.add_n(from, 3);
         let called = AtomicBool::new(false);
-        let r = park::unpark_requeue(
-            from,
-            to,
-            || RequeueOp::Abort,
-            |_, _| {
-                called.store(true, Ordering::Relaxed);
-                DEFAULT_UNPARK_TOKEN
-            },
-        );
+        let r = unsafe {
+            park::unpark_requeue(
+                from,
+                to,
+                || RequeueOp::Abort,
+                |_, _| {
+                    called.store(true, Ordering::Relaxed);
+                    DEFAULT_UNPARK_TOKEN
+                },
+            )
+        };
         assert_eq!(r, UnparkResult::default());
         assert!(!called.load(Ordering::Relaxed), "no callback after Abort");
-        let r = park::unpark_requeue(from, to, || RequeueOp::UnparkOne, |_, _| UnparkToken(1));
+        let r = unsafe { park::unpark_requeue(from, to, || RequeueOp::UnparkOne, |_, _| UnparkToken(1)) };
         assert_eq!((r.unparked, r.requeued, r.have_more), (1, 0, true));
         assert_eq!(p.wait_returned(1), vec![(0, ParkResult::Unparked(UnparkToken(1)))]);
-        assert_eq!(park::unpark_all(to, DEFAULT_UNPARK_TOKEN), 0);
-        assert_eq!(park::unpark_all(from, DEFAULT_UNPARK_TOKEN), 2);
+        assert_eq!(unsafe { park::unpark_all(to, DEFAULT_UNPARK_TOKEN) }, 0);
+        assert_eq!(unsafe { park::unpark_all(from, DEFAULT_UNPARK_TOKEN) }, 2);
         p.join();
     });
 }
@@ -294,7 +316,7 @@ fn on_cancel_reports_whether_the_timed_out_waiter_was_last() {
         p.add(k, 1, ParkOptions::new().deadline(Deadline::after(Duration::from_millis(300))), record_cancel);
         assert_eq!(p.wait_returned(1), vec![(1, ParkResult::TimedOut)]);
         assert_eq!(cancels_for(k), vec![false]);
-        assert_eq!(park::unpark_all(k, DEFAULT_UNPARK_TOKEN), 1);
+        assert_eq!(unsafe { park::unpark_all(k, DEFAULT_UNPARK_TOKEN) }, 1);
         p.wait_returned(2);
         // 2 is alone on the key when it times out: was_last true.
         p.add(k, 2, ParkOptions::new().deadline(Deadline::after(Duration::from_millis(300))), record_cancel);
@@ -314,7 +336,7 @@ fn on_cancel_runs_for_an_aborted_park_too() {
         p.add(k, 0, ParkOptions::new().abort_if(&ABORT), record_cancel);
         assert_eq!(p.wait_returned(1), vec![(0, ParkResult::Interrupted)]);
         assert_eq!(cancels_for(k), vec![true]);
-        assert_eq!(park::unpark_all(k, DEFAULT_UNPARK_TOKEN), 0);
+        assert_eq!(unsafe { park::unpark_all(k, DEFAULT_UNPARK_TOKEN) }, 0);
         p.join();
     });
 }
@@ -323,13 +345,15 @@ fn on_cancel_runs_for_an_aborted_park_too() {
 fn a_passed_deadline_runs_no_callback() {
     let k = key();
     let d = Deadline::after(Duration::ZERO);
-    let r = park::park(
-        k,
-        ParkOptions::new().deadline(d),
-        || panic!("validate"),
-        || panic!("before_sleep"),
-        |_, _| panic!("on_cancel"),
-    );
+    let r = unsafe {
+        park::park(
+            k,
+            ParkOptions::new().deadline(d),
+            || panic!("validate"),
+            || panic!("before_sleep"),
+            |_, _| panic!("on_cancel"),
+        )
+    };
     assert_eq!(r, ParkResult::TimedOut);
 }
 
@@ -338,22 +362,22 @@ fn a_panic_in_validate_propagates_and_the_key_still_works() {
     watchdog(HANG, || {
         let k = key();
         for _ in 0..3 {
-            let r = std::panic::catch_unwind(|| {
+            let r = std::panic::catch_unwind(|| unsafe {
                 park::park(k, ParkOptions::new(), || panic!("validate panics"), || {}, |_, _| {})
             });
             let msg = *r.unwrap_err().downcast::<&str>().unwrap();
             assert_eq!(msg, "validate panics");
         }
-        assert_eq!(park::unpark_all(k, DEFAULT_UNPARK_TOKEN), 0, "the panicking park was not queued");
+        assert_eq!(unsafe { park::unpark_all(k, DEFAULT_UNPARK_TOKEN) }, 0, "the panicking park was not queued");
         let mut p = Parked::new();
         p.add_n(k, 2);
-        assert_eq!(park::unpark_one(k, |_| UnparkToken(3)).unparked, 1);
-        assert_eq!(park::unpark_all(k, UnparkToken(4)), 1);
+        assert_eq!(unsafe { park::unpark_one(k, |_| UnparkToken(3)) }.unparked, 1);
+        assert_eq!(unsafe { park::unpark_all(k, UnparkToken(4)) }, 1);
         let results = p.join();
         assert_eq!(results, vec![(0, ParkResult::Unparked(UnparkToken(3))), (1, ParkResult::Unparked(UnparkToken(4)))]);
         // The bucket lock was released: a park on any key takes it again.
         let k2 = key();
-        assert_eq!(park::park(k2, ParkOptions::new(), || false, || {}, |_, _| {}), ParkResult::Invalid);
+        assert_eq!(unsafe { park::park(k2, ParkOptions::new(), || false, || {}, |_, _| {}) }, ParkResult::Invalid);
     });
 }
 
@@ -363,9 +387,9 @@ fn a_panic_in_an_unpark_callback_propagates_and_wakes_nobody() {
         let k = key();
         let mut p = Parked::new();
         p.add_n(k, 2);
-        let r = std::panic::catch_unwind(|| park::unpark_one(k, |_| panic!("callback panics")));
+        let r = std::panic::catch_unwind(|| unsafe { park::unpark_one(k, |_| panic!("callback panics")) });
         assert!(r.is_err());
-        assert_eq!(park::unpark_all(k, UnparkToken(8)), 2, "both still queued");
+        assert_eq!(unsafe { park::unpark_all(k, UnparkToken(8)) }, 2, "both still queued");
         assert!(p.join().iter().all(|(_, r)| *r == ParkResult::Unparked(UnparkToken(8))));
     });
 }
@@ -374,14 +398,14 @@ fn a_panic_in_an_unpark_callback_propagates_and_wakes_nobody() {
 fn a_panic_in_before_sleep_leaves_the_thread_unqueued() {
     watchdog(HANG, || {
         let k = key();
-        let r = std::panic::catch_unwind(|| {
+        let r = std::panic::catch_unwind(|| unsafe {
             park::park(k, ParkOptions::new(), || true, || panic!("before_sleep panics"), |_, _| {})
         });
         assert!(r.is_err());
-        assert_eq!(park::unpark_all(k, DEFAULT_UNPARK_TOKEN), 0, "the node left the queue on unwind");
+        assert_eq!(unsafe { park::unpark_all(k, DEFAULT_UNPARK_TOKEN) }, 0, "the node left the queue on unwind");
         let mut p = Parked::new();
         p.add_n(k, 1);
-        assert_eq!(park::unpark_all(k, DEFAULT_UNPARK_TOKEN), 1);
+        assert_eq!(unsafe { park::unpark_all(k, DEFAULT_UNPARK_TOKEN) }, 1);
         p.join();
     });
 }

@@ -1,5 +1,9 @@
 //! `Sleep` and `wakeup`: null ids, the spinlock hand-off, exact counts and FIFO order, and
 //! "woken wins" over a deadline or abort that comes at the same moment.
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -81,7 +85,7 @@ fn null_id_is_invalid_for_sleep_and_wakeup() {
             assert_eq!(r.unwrap_err().errno(), libc::EINVAL);
         }
         // Nothing was queued: not on key 0, nor on an id sharing its bucket.
-        assert_eq!(wchan::park::unpark_all(0, wchan::park::DEFAULT_UNPARK_TOKEN), 0);
+        assert_eq!(unsafe { wchan::park::unpark_all(0, wchan::park::DEFAULT_UNPARK_TOKEN) }, 0);
         let other = 0u64;
         assert_eq!(wakeup(&other, 0), Err(Error::NoWaiters));
     });

@@ -27,6 +27,10 @@
 //! machine); mean gap between signals: `WCHAN_SOAK_SIGNAL_GAP_US` (default 1000); seed:
 //! `WCHAN_SOAK_SEED` (printed). `soak_long` (ignored) runs 5 minutes:
 //! `cargo test --release --test soak -- --ignored --nocapture`.
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -191,7 +195,7 @@ fn op_requeue(s: &Shared, rng: &mut Rng) {
     let to = &CHAN[rng.below(CHANS as u64) as usize] as *const u64 as usize;
     let op = [RequeueOp::UnparkOne, RequeueOp::UnparkOneRequeueRest, RequeueOp::RequeueAll, RequeueOp::Abort]
         [rng.below(4) as usize];
-    let r = park::unpark_requeue(from, to, || op, |_, _| DEFAULT_UNPARK_TOKEN);
+    let r = unsafe { park::unpark_requeue(from, to, || op, |_, _| DEFAULT_UNPARK_TOKEN) };
     s.c.requeues.fetch_add(1, Ordering::Relaxed);
     s.c.woken_by_requeue.fetch_add(r.unparked as u64, Ordering::Relaxed);
     s.c.moved_by_requeue.fetch_add(r.requeued as u64, Ordering::Relaxed);

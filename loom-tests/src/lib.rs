@@ -11,6 +11,10 @@
 //! same schedule, so nothing may depend on where the allocator put an object; under loom
 //! wchan therefore places a key in a bucket by the order in which the execution first hashed
 //! it (`src/loom.rs`). [`start`] uses that order to choose which keys collide.
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 
 /// A fixed channel id: a plain number, never dereferenced, the same in every execution.
 pub const fn channel(i: usize) -> usize {
@@ -42,11 +46,12 @@ pub fn start(keys: &[usize]) {
         );
     }
     // Builds the table (an unpark with nobody parked takes no lock: a fence and a load).
-    assert_eq!(wchan::park::unpark_all(keys[0], wchan::park::DEFAULT_UNPARK_TOKEN), 0);
+    assert_eq!(unsafe { wchan::park::unpark_all(keys[0], wchan::park::DEFAULT_UNPARK_TOKEN) }, 0);
 }
 
-/// The table key a wchan `Mutex` (or `SpinLock`) parks on: the address of its `RawMutex`
-/// with the top bit set (`src/sync/mod.rs`). Pass it to [`start`] to choose the lock's bucket.
+/// The address a wchan `Mutex` (or `SpinLock`) parks on: its `RawMutex`'s, in wchan's internal
+/// key space (`src/sync/mod.rs`). The bucket depends on the address alone, so pass it to
+/// [`start`] to choose the lock's bucket.
 pub fn mutex_key<T: ?Sized>(mutex: &wchan::Mutex<T>) -> usize {
     // SAFETY: `raw` is unsafe because unlocking through it would break a guard; only the
     // address is taken here.
@@ -59,7 +64,7 @@ pub fn condvar_key(condvar: &wchan::Condvar) -> usize {
 }
 
 fn internal_key<T>(primitive: &T) -> usize {
-    (primitive as *const T as usize) | (1 << (usize::BITS - 1))
+    primitive as *const T as usize
 }
 
 /// The outcomes a model reported over all its executions; see [`model_reaching`].

@@ -10,6 +10,10 @@
 //!
 //! The last model shows the payoff: a one-line mistake in the user's code (waking before
 //! publishing) is found by loom as a deadlock.
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 #![cfg(loom)]
 
 #[cfg(loom)]
@@ -36,7 +40,7 @@ use wchan::park::{self, ParkOptions, DEFAULT_UNPARK_TOKEN};
 /// the real program lacks; with the main thread as builder, before any spawn, it is void.
 /// A wake with nobody asleep is a fence and a load.
 fn touch_wchan(key: usize) {
-    assert_eq!(park::unpark_all(key, DEFAULT_UNPARK_TOKEN), 0);
+    assert_eq!(unsafe { park::unpark_all(key, DEFAULT_UNPARK_TOKEN) }, 0);
 }
 
 /// A one-shot event: `wait` returns once `set` has been called.
@@ -57,7 +61,9 @@ impl Event {
         // Acquire: pairs with `set`'s Release, so the setter's writes are visible after.
         while !self.set.load(Ordering::Acquire) {
             // Sleep only if the event is still unset under the bucket lock.
-            park::park(self.key(), ParkOptions::new(), || !self.set.load(Ordering::Relaxed), || {}, |_, _| {});
+            unsafe {
+                park::park(self.key(), ParkOptions::new(), || !self.set.load(Ordering::Relaxed), || {}, |_, _| {})
+            };
         }
     }
 
@@ -66,13 +72,13 @@ impl Event {
         self.set.store(true, Ordering::Release);
         // The fence inside unpark_all pairs with park's: a waiter that validated before the
         // store is queued by now and found; one that validates after sees the store.
-        park::unpark_all(self.key(), DEFAULT_UNPARK_TOKEN)
+        unsafe { park::unpark_all(self.key(), DEFAULT_UNPARK_TOKEN) }
     }
 
     /// The mistake: wake first, then publish. A waiter that validates between the two parks
     /// after the only wakeup it will ever get.
     fn set_wrongly(&self) -> usize {
-        let woken = park::unpark_all(self.key(), DEFAULT_UNPARK_TOKEN);
+        let woken = unsafe { park::unpark_all(self.key(), DEFAULT_UNPARK_TOKEN) };
         self.set.store(true, Ordering::Release);
         woken
     }
@@ -139,13 +145,15 @@ impl Semaphore {
         let mut n = self.permits.load(Ordering::Relaxed);
         loop {
             if n == 0 {
-                park::park(
-                    self.key(),
-                    ParkOptions::new(),
-                    || self.permits.load(Ordering::Relaxed) == 0,
-                    || {},
-                    |_, _| {},
-                );
+                unsafe {
+                    park::park(
+                        self.key(),
+                        ParkOptions::new(),
+                        || self.permits.load(Ordering::Relaxed) == 0,
+                        || {},
+                        |_, _| {},
+                    )
+                };
                 n = self.permits.load(Ordering::Relaxed);
                 continue;
             }
@@ -160,7 +168,7 @@ impl Semaphore {
     fn release(&self) {
         // Release: publishes the holder's writes to the next acquirer.
         self.permits.fetch_add(1, Ordering::Release);
-        park::unpark_n(self.key(), 1, DEFAULT_UNPARK_TOKEN);
+        unsafe { park::unpark_n(self.key(), 1, DEFAULT_UNPARK_TOKEN) };
     }
 }
 

@@ -2,6 +2,10 @@
 //! woken by the target key and by nothing else, none is lost, and the counts are exact. Each
 //! runs with the two keys in different buckets (the requeue takes two bucket locks, in index
 //! order) and in the same bucket (one lock, the move stays within one list).
+//!
+//! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
+//! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
+//! protocol of the primitive or test around it.
 #![cfg(loom)]
 
 use std::time::Duration;
@@ -47,7 +51,8 @@ fn requeue_model(same_bucket: bool, op: RequeueOp) {
                 thread::spawn(move || {
                     // Relaxed: `closed` is read and written only under `from`'s bucket lock.
                     let validate = || !closed.load(Relaxed);
-                    let result = park::park(from, ParkOptions::new(), validate, || {}, |_, _| unreachable!());
+                    let result =
+                        unsafe { park::park(from, ParkOptions::new(), validate, || {}, |_, _| unreachable!()) };
                     returned.fetch_add(1, Relaxed);
                     result
                 })
@@ -58,19 +63,25 @@ fn requeue_model(same_bucket: bool, op: RequeueOp) {
             closed.store(true, Relaxed);
             op
         };
-        let found = park::unpark_requeue(from, to, close, |chosen, _| {
-            assert_eq!(chosen, op);
-            WOKEN_BY_REQUEUE
-        });
+        let found = unsafe {
+            park::unpark_requeue(from, to, close, |chosen, _| {
+                assert_eq!(chosen, op);
+                WOKEN_BY_REQUEUE
+            })
+        };
         let queued = found.unparked + found.requeued;
         assert!(!found.have_more, "the requeue left waiters behind: {found:?}");
         let expected_unparked = if op == RequeueOp::RequeueAll { 0 } else { queued.min(1) };
         assert_eq!(found.unparked, expected_unparked, "{found:?}");
 
         // The moved waiters are asleep on `to` now: `from` is empty and none has returned.
-        assert_eq!(park::unpark_all(from, WOKEN_ON_SOURCE), 0, "a waiter stayed on the source key");
+        assert_eq!(unsafe { park::unpark_all(from, WOKEN_ON_SOURCE) }, 0, "a waiter stayed on the source key");
         assert!(returned.load(Relaxed) <= 2 - found.requeued, "a moved waiter returned before its wakeup");
-        assert_eq!(park::unpark_all(to, WOKEN_ON_TARGET), found.requeued, "the target key lost a moved waiter");
+        assert_eq!(
+            unsafe { park::unpark_all(to, WOKEN_ON_TARGET) },
+            found.requeued,
+            "the target key lost a moved waiter"
+        );
 
         let results: Vec<ParkResult> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
         let count = |r: ParkResult| results.iter().filter(|&&x| x == r).count();
@@ -116,21 +127,23 @@ fn timed_out_waiter_leaves_the_queue_it_was_moved_to() {
             let left_from = left_from.clone();
             thread::spawn(move || {
                 let options = ParkOptions::new().deadline(Deadline::after(Duration::from_secs(3600)));
-                park::park(
-                    from,
-                    options,
-                    || true,
-                    || {},
-                    |key, was_last| {
-                        assert!(was_last);
-                        left_from.store(key, Relaxed); // read after join
-                    },
-                )
+                unsafe {
+                    park::park(
+                        from,
+                        options,
+                        || true,
+                        || {},
+                        |key, was_last| {
+                            assert!(was_last);
+                            left_from.store(key, Relaxed); // read after join
+                        },
+                    )
+                }
             })
         };
-        let moved = park::unpark_requeue(from, to, || RequeueOp::RequeueAll, |_, _| WOKEN_BY_REQUEUE);
+        let moved = unsafe { park::unpark_requeue(from, to, || RequeueOp::RequeueAll, |_, _| WOKEN_BY_REQUEUE) };
         assert_eq!(moved.unparked, 0);
-        let woken = park::unpark_all(to, WOKEN_ON_TARGET);
+        let woken = unsafe { park::unpark_all(to, WOKEN_ON_TARGET) };
         assert!(woken <= moved.requeued, "woke a waiter that was never moved");
         let result = waiter.join().unwrap();
         match result {

@@ -14,6 +14,11 @@
 //! - `&mutex -> 0`: `notify_one` when it takes the last waiter, `notify_all` when it moves all
 //!   of them, or the `on_cancel` of the last waiter that times out or is interrupted.
 //!
+//! Every `validate` also learns whether a thread really is queued on the key, and treats a
+//! non-zero state with nobody queued as stale (a forked child inherits the word but none of
+//! the parent's sleepers): a notify resets it without following the address, a waiter
+//! claims it. The address is dereferenced only while a queued waiter keeps the mutex alive.
+//!
 //! A waiter that finds another mutex's address in the state is the misuse "one condvar, two
 //! mutexes at once": its `validate` refuses to queue it, and `wait` panics once `park` has
 //! returned and no wchan lock is held, leaving the state to the threads that use it correctly.
@@ -32,6 +37,7 @@ use lock_api::RawMutex as _;
 use super::mutex::{MutexGuard, RawMutex, TOKEN_HANDOFF, TOKEN_RETRY};
 use crate::loom::{ConstAtomicUsize, Ordering};
 use crate::park::{self, ParkOptions, ParkResult, RequeueOp};
+use crate::table::Key;
 use crate::time::Deadline;
 
 #[cfg(doc)]
@@ -115,7 +121,7 @@ impl Condvar {
         Condvar { state: ConstAtomicUsize::new(0) }
     }
 
-    fn key(&self) -> usize {
+    fn key(&self) -> Key {
         super::internal_key(self)
     }
 
@@ -310,9 +316,15 @@ impl Condvar {
             return false;
         }
         let mutex_key = super::internal_key_at(mutex_addr);
-        let validate = || {
+        let validate = |queued: bool| {
             let now = self.state.load(Ordering::Relaxed);
             if now == 0 {
+                return RequeueOp::Abort;
+            }
+            if !queued {
+                // State with nobody queued is stale (a forked child inherits the word but
+                // not the sleepers): the address may name freed memory, so never follow it.
+                self.state.store(0, Ordering::Relaxed); // under the bucket lock
                 return RequeueOp::Abort;
             }
             if now != mutex_addr {
@@ -329,7 +341,7 @@ impl Condvar {
                 RequeueOp::UnparkOne
             }
         };
-        let result = park::unpark_requeue(self.key(), mutex_key, validate, |_, found| {
+        let result = park::requeue_on(self.key(), mutex_key, validate, |_, found| {
             if !found.have_more {
                 self.state.store(0, Ordering::Relaxed); // under the bucket lock
             }
@@ -360,9 +372,14 @@ impl Condvar {
         // The mutex may be gone by now (its waiters all left): no reference to it until the
         // state is re-checked under the lock. Its key comes from the bare address (`internal_key_at`).
         let mutex_key = super::internal_key_at(mutex_addr);
-        let validate = || {
+        let validate = |queued: bool| {
             // The waiters may all have left, and new ones come with another mutex.
             if self.state.load(Ordering::Relaxed) != mutex_addr {
+                return RequeueOp::Abort;
+            }
+            if !queued {
+                // Stale state, as in `notify_one_slow`: reset it, never follow the address.
+                self.state.store(0, Ordering::Relaxed); // under the bucket lock
                 return RequeueOp::Abort;
             }
             // SAFETY: the state still holds the address, under the condvar's bucket lock, so a
@@ -390,7 +407,7 @@ impl Condvar {
             }
         };
         // The woken thread (if any) must compete for the mutex: never the hand-off token.
-        let result = park::unpark_requeue(self.key(), mutex_key, validate, |_, _| TOKEN_RETRY);
+        let result = park::requeue_on(self.key(), mutex_key, validate, |_, _| TOKEN_RETRY);
         result.unparked + result.requeued
     }
 
@@ -403,15 +420,17 @@ impl Condvar {
         let misuse = Cell::new(false);
         let unlocked = Cell::new(false);
         let requeued = Cell::new(false);
-        let result = park::park(
+        let result = park::park_on(
             key,
             ParkOptions::new().deadline(deadline),
-            || match self.state.load(Ordering::Relaxed) {
-                0 => {
+            |others_queued| match self.state.load(Ordering::Relaxed) {
+                other if other == addr => true,
+                // Free, or stale (non-zero with nobody queued: a forked child inherits the
+                // word but not the sleepers): claim it for this mutex.
+                other if other == 0 || !others_queued => {
                     self.state.store(addr, Ordering::Relaxed); // under the bucket lock
                     true
                 }
-                other if other == addr => true,
                 _ => {
                     misuse.set(true); // panic later, with no lock held
                     false
@@ -424,7 +443,7 @@ impl Condvar {
                 unsafe { mutex.unlock() };
             },
             |cancelled_key, was_last| {
-                if cancelled_key != key {
+                if cancelled_key != key.addr {
                     // Moved to the mutex's queue by `notify_all`: notified, not timed out. A
                     // PARKED bit left on the mutex costs its next unlock one slow path.
                     requeued.set(true);

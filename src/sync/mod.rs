@@ -1,10 +1,11 @@
 //! Primitives built on [`crate::park`]: [`RawMutex`] (and the lock_api [`Mutex`] over it) and
 //! [`Condvar`].
 //!
-//! They use only the public `park` API, so they double as worked examples of building a
-//! primitive on wchan. Their table keys are their own addresses with the top bit set, a
-//! range no user-space address falls in on 64-bit targets, so a user who sleeps on the
-//! address of a lock (`Sleep::on(&lock)`) never shares a queue with the lock's own waiters.
+//! They are built on the same core as [`crate::park`] (park with validate, unpark with a
+//! token, requeue), so they double as worked examples of a primitive on wchan, with one
+//! difference: they park in a key space of their own that no public function can name.
+//! Neither [`crate::wakeup`] nor the `unsafe` park API can reach their queues or hand their
+//! waiters a token, whatever address it is given (`docs/design.md`, "Key spaces").
 
 mod condvar;
 mod mutex;
@@ -12,12 +13,14 @@ mod mutex;
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard, RawMutex};
 
-/// Key of an internal primitive at `addr`: see the module docs.
-pub(crate) fn internal_key<T>(addr: &T) -> usize {
+use crate::table::{Key, Space};
+
+/// The key of an internal primitive at `addr`.
+pub(crate) fn internal_key<T>(addr: &T) -> Key {
     internal_key_at(addr as *const T as usize)
 }
 
 /// [`internal_key`] from a bare address, for an object that may no longer exist.
-pub(crate) fn internal_key_at(addr: usize) -> usize {
-    addr | (1 << (usize::BITS - 1))
+pub(crate) fn internal_key_at(addr: usize) -> Key {
+    Key::new(addr, Space::Internal)
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::loom::{ConstAtomicU8, Ordering, LOOM};
 use crate::park::{self, ParkOptions, ParkResult, UnparkToken};
+use crate::table::Key;
 use crate::time::Deadline;
 
 const LOCKED: u8 = 1;
@@ -64,12 +65,12 @@ pub type Mutex<T> = lock_api::Mutex<RawMutex, T>;
 pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
 
 impl RawMutex {
-    fn key(&self) -> usize {
+    fn key(&self) -> Key {
         super::internal_key(self)
     }
 
     /// The table key the mutex's waiters park on, for a condition variable that requeues.
-    pub(crate) fn park_key(&self) -> usize {
+    pub(crate) fn park_key(&self) -> Key {
         self.key()
     }
 
@@ -111,10 +112,10 @@ impl RawMutex {
                     continue;
                 }
             }
-            let result = park::park(
+            let result = park::park_on(
                 self.key(),
                 ParkOptions::new().deadline(deadline),
-                || self.state.load(Ordering::Relaxed) == LOCKED | PARKED,
+                |_| self.state.load(Ordering::Relaxed) == LOCKED | PARKED,
                 || {},
                 |_, was_last| {
                     if was_last {
@@ -136,7 +137,7 @@ impl RawMutex {
 
     #[cold]
     fn unlock_slow(&self, force_fair: bool) {
-        park::unpark_one(self.key(), |result| {
+        park::unpark_one_on(self.key(), |result| {
             if result.unparked > 0 && (force_fair || result.be_fair) {
                 // Hand over: the lock stays held and passes to the woken thread.
                 if !result.have_more {
