@@ -524,7 +524,10 @@ pub(crate) fn requeue(
     let (from_b, to_b) = (bucket(from.addr), bucket(to.addr));
     // Only a move between buckets changes the target's count; within one bucket it is
     // already at least the number of sleepers that may move.
+    #[cfg(not(wchan_bug = "requeue_counts_after_check"))]
     let pending = qb.is_some().then(|| Pending::raise(&to_b.sleepers));
+    #[cfg(wchan_bug = "requeue_counts_after_check")] // deliberate bug for loom-tests: the old order
+    let pending: Option<Pending<'_>> = None;
     let (prev, head) = qa.find(from);
     let op = validate(head.is_some());
     if op == Requeue::Abort {
@@ -572,6 +575,8 @@ pub(crate) fn requeue(
             Some(qb) => {
                 qb.append(to, first, last);
                 from_b.sleepers.fetch_sub(found.requeued, Ordering::Relaxed);
+                #[cfg(wchan_bug = "requeue_counts_after_check")]
+                to_b.sleepers.fetch_add(found.requeued, Ordering::Relaxed);
             }
             None => qa.append(to, first, last),
         }

@@ -7,7 +7,7 @@
 //! protocol of the primitive or test around it.
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -241,20 +241,40 @@ fn timed_lock_with_extreme_deadlines_is_defined() {
     });
 }
 
+/// `n` threads parked through the park API on `key`, each counting itself in `queued` under
+/// the bucket lock (in `validate`), each returning its park result.
+fn park_sleepers(key: usize, queued: &Arc<AtomicUsize>, n: usize) -> Vec<std::thread::JoinHandle<ParkResult>> {
+    let hs = (0..n)
+        .map(|_| {
+            let queued = queued.clone();
+            std::thread::spawn(move || unsafe {
+                let count = || {
+                    queued.fetch_add(1, Ordering::SeqCst);
+                    true
+                };
+                park::park(key, ParkOptions::new(), count, || {}, |_, _| {})
+            })
+        })
+        .collect();
+    wait_until(HANG, "all sleepers queued", || queued.load(Ordering::SeqCst) == n);
+    hs
+}
+
 #[test]
 fn requeue_onto_the_same_key_keeps_every_sleeper_and_count() {
     watchdog(HANG, || {
-        let lock = Arc::new(SpinLock::new(0usize));
-        let hs = sleepers(&lock, 3, None);
-        let key = &*lock as *const SpinLock<usize> as usize;
+        let key = Box::leak(Box::new(0u64)) as *const u64 as usize;
+        let queued = Arc::new(AtomicUsize::new(0));
+        let hs = park_sleepers(key, &queued, 3);
         let r = unsafe { park::unpark_requeue(key, key, || RequeueOp::RequeueAll, |_, _| DEFAULT_UNPARK_TOKEN) };
         assert_eq!((r.unparked, r.requeued), (0, 3));
         let r = unsafe { park::unpark_requeue(key, key, || RequeueOp::UnparkOneRequeueRest, |_, _| UnparkToken(5)) };
         assert_eq!((r.unparked, r.requeued), (1, 2));
-        assert_eq!(wakeup(&*lock, 0), Ok(2));
-        for h in hs {
-            assert_eq!(h.join().unwrap(), Ok(()));
-        }
+        assert_eq!(unsafe { park::unpark_all(key, UnparkToken(6)) }, 2);
+        let mut tokens: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+        tokens.sort_by_key(|r| format!("{r:?}"));
+        let (t5, t6) = (ParkResult::Unparked(UnparkToken(5)), ParkResult::Unparked(UnparkToken(6)));
+        assert_eq!(tokens, [t5, t6, t6]);
         // Requeue from a key with nobody: nothing happens.
         let r = unsafe {
             park::unpark_requeue(key, key + 8, || RequeueOp::UnparkOneRequeueRest, |_, _| DEFAULT_UNPARK_TOKEN)

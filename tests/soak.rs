@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime};
 
-use wchan::park::{self, RequeueOp, DEFAULT_UNPARK_TOKEN};
+use wchan::park::{self, ParkOptions, ParkResult, RequeueOp, DEFAULT_UNPARK_TOKEN};
 use wchan::{wakeup, Clock, Condvar, Deadline, Error, Mutex, MutexGuard, Sleep, SpinLock};
 
 const WORKERS: usize = 8;
@@ -143,19 +143,38 @@ fn op_sleep(s: &Shared, me: usize, rng: &mut Rng) {
             Deadline::new(Clock::Realtime, Clock::Realtime.now().saturating_sub(Duration::from_millis(1))).unwrap(),
         ),
     };
-    let mut sleep = Sleep::on(c);
     if let Some(d) = deadline {
-        sleep = sleep.until(d);
         s.sleeping_until[me].store(mono_ns() + d.remaining().as_nanos() as u64, Ordering::Relaxed);
     }
     let abort = rng.below(2) == 0;
-    if abort {
-        sleep = sleep.abort_if(&s.aborts[me]);
-    }
-    if rng.below(2) == 0 {
-        sleep = sleep.unlocking(CHAN_LOCKS[rng.below(4) as usize].lock());
-    }
-    let r = sleep.wait();
+    let guard = (rng.below(2) == 0).then(|| CHAN_LOCKS[rng.below(4) as usize].lock());
+    // Half the sleeps are channel sleeps, half park-API parks on the same address: two key
+    // spaces that never share a queue; only the parks can be moved by a requeue.
+    let r = if rng.below(2) == 0 {
+        let mut sleep = Sleep::on(c);
+        if let Some(d) = deadline {
+            sleep = sleep.until(d);
+        }
+        if abort {
+            sleep = sleep.abort_if(&s.aborts[me]);
+        }
+        if let Some(g) = guard {
+            sleep = sleep.unlocking(g);
+        }
+        sleep.wait()
+    } else {
+        let mut options = ParkOptions::new().deadline(deadline);
+        if abort {
+            options = options.abort_if(&s.aborts[me]);
+        }
+        let key = c as *const u64 as usize;
+        match unsafe { park::park(key, options, || true, move || drop(guard), |_, _| {}) } {
+            ParkResult::Unparked(_) => Ok(()),
+            ParkResult::TimedOut => Err(Error::TimedOut),
+            ParkResult::Interrupted => Err(Error::Interrupted),
+            ParkResult::Invalid => unreachable!("validate always agrees"),
+        }
+    };
     s.sleeping_until[me].store(0, Ordering::Relaxed);
     s.c.sleeps.fetch_add(1, Ordering::Relaxed);
     match r {
@@ -183,11 +202,22 @@ fn op_wakeup(s: &Shared, rng: &mut Rng) {
     let c = &CHAN[rng.below(CHANS as u64) as usize];
     let n = [0, 1, 1, 2, 3, usize::MAX][rng.below(6) as usize];
     s.c.wakeup_calls.fetch_add(1, Ordering::Relaxed);
+    if rng.below(2) == 0 {
+        let k = unsafe { park::unpark_n(c as *const u64 as usize, n.max(1), DEFAULT_UNPARK_TOKEN) };
+        s.c.woken_by_wakeup.fetch_add(k as u64, Ordering::Relaxed);
+        return;
+    }
     match wakeup(c, n) {
         Ok(k) => drop(s.c.woken_by_wakeup.fetch_add(k as u64, Ordering::Relaxed)),
         Err(Error::NoWaiters) => {}
         Err(e) => panic!("wakeup failed with {e:?}"),
     }
+}
+
+/// Wakes every sleeper of channel `c` in both key spaces; returns how many.
+fn wake_everyone(c: &u64) -> u64 {
+    let parked = unsafe { park::unpark_all(c as *const u64 as usize, DEFAULT_UNPARK_TOKEN) };
+    (parked + wakeup(c, 0).unwrap_or(0)) as u64
 }
 
 fn op_requeue(s: &Shared, rng: &mut Rng) {
@@ -338,9 +368,7 @@ fn soak(duration: Duration) {
         // signal does not always end such a sleep (under ThreadSanitizer, which defers
         // handlers, it never does). Waking one channel per tick keeps the workload live.
         tick += 1;
-        if let Ok(k) = wakeup(&CHAN[tick % CHANS], 0) {
-            s.c.woken_by_wakeup.fetch_add(k as u64, Ordering::Relaxed);
-        }
+        s.c.woken_by_wakeup.fetch_add(wake_everyone(&CHAN[tick % CHANS]), Ordering::Relaxed);
         let now = mono_ns();
         for (w, until) in s.sleeping_until.iter().enumerate() {
             let until = until.load(Ordering::Relaxed);
@@ -368,9 +396,7 @@ fn soak(duration: Duration) {
     while !workers.iter().all(|w| w.is_finished()) {
         assert!(wind_down.elapsed() < Duration::from_secs(30), "workers did not finish after stop");
         for c in &CHAN {
-            if let Ok(k) = wakeup(c, 0) {
-                s.c.woken_by_wakeup.fetch_add(k as u64, Ordering::Relaxed);
-            }
+            s.c.woken_by_wakeup.fetch_add(wake_everyone(c), Ordering::Relaxed);
         }
         std::thread::yield_now();
     }
@@ -378,7 +404,7 @@ fn soak(duration: Duration) {
         w.join().unwrap();
     }
     for c in &CHAN {
-        assert_eq!(wakeup(c, 0), Err(Error::NoWaiters), "a sleeper was left behind");
+        assert_eq!(wake_everyone(c), 0, "a sleeper was left behind");
     }
 
     let c = &s.c;
