@@ -44,6 +44,8 @@
 
 mod chan;
 mod error;
+#[cfg(all(unix, not(loom), not(miri)))]
+mod fork;
 mod loom;
 mod outcome;
 pub mod park;

@@ -282,6 +282,20 @@ impl Drop for Sleeping {
     }
 }
 
+/// In a forked child, ends the forking thread's own sleep if it forked from `before_sleep`:
+/// its node was in the table the child discarded, so only this can end it (a spurious wake,
+/// `Unparked` with the default token). Called by the `pthread_atfork` child handler.
+#[cfg(all(unix, not(loom), not(miri)))]
+pub(crate) fn end_own_sleep_after_fork() {
+    let _ = SLEEPING.try_with(|s| {
+        // SAFETY: as in `interrupt`: set only while this thread's sleep owning the parker is
+        // in progress, and the child handler runs on that thread, nested in the sleep.
+        if let Some(p) = unsafe { s.get().as_ref() } {
+            p.wake_in_forked_child();
+        }
+    });
+}
+
 /// Ends the calling thread's wchan sleep in progress with `Interrupted`, unless a waker has
 /// already taken it off its queue. **Async-signal-safe**: meant to be called from a signal
 /// handler, after the handler has set the abort flag the sleep was given.

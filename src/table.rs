@@ -263,13 +263,16 @@ impl Queue {
         head
     }
 
-    /// Removes a queued node from the middle, front or end of its FIFO.
-    fn remove(&mut self, w: &Waiter) {
+    /// Removes a queued node from the middle, front or end of its FIFO. False if it is not in
+    /// its key's FIFO: only in a forked child, whose table was emptied while the forking
+    /// thread was queued (`crate::fork`); threads of the child may have queued on that key
+    /// since.
+    fn remove(&mut self, w: &Waiter) -> bool {
         let (prev, head) = self.find(w.key());
-        let head = head.expect("a queued waiter's key has a FIFO in its bucket");
+        let Some(head) = head else { return false };
         if ptr::eq(head, w) {
             self.cut_front(prev, head, 1);
-            return;
+            return true;
         }
         let mut p = head;
         loop {
@@ -277,13 +280,17 @@ impl Queue {
             if ptr::eq(next, w) {
                 break;
             }
-            // SAFETY: w is in this FIFO, so the walk reaches it before the end.
+            if next.is_null() {
+                return false; // not in this FIFO: see above
+            }
+            // SAFETY: non-null, so the next node of this FIFO, which the caller's lock guards.
             p = unsafe { node(next) };
         }
         set(&p.next, get(&w.next));
         if ptr::eq(get(&head.tail), w) {
             set(&head.tail, p as *const Waiter);
         }
+        true
     }
 }
 
@@ -303,24 +310,81 @@ pub(crate) struct Bucket {
     /// Waiters queued in this bucket. Written under the lock; read without it by
     /// `has_sleepers`, the fast path of a wake that finds nobody.
     sleepers: AtomicUsize,
-    queue: Mutex<Queue>,
+    queue: QueueLock,
+}
+
+/// The bucket lock and its queue. Outside loom it sits in an `UnsafeCell` for one reason: a
+/// forked child replaces it wholesale, since a parent thread that did not survive the fork
+/// may hold it (`crate::fork`). Nothing else writes the cell.
+#[cfg(all(unix, not(loom), not(miri)))]
+struct QueueLock(std::cell::UnsafeCell<Mutex<Queue>>);
+#[cfg(not(all(unix, not(loom), not(miri))))]
+struct QueueLock(Mutex<Queue>);
+
+// SAFETY: the cell is written only by `reset_in_forked_child`, when the process has a single
+// thread; otherwise it is only read, and `Mutex<Queue>` is `Sync` (Queue is `Send`).
+#[cfg(all(unix, not(loom), not(miri)))]
+unsafe impl Sync for QueueLock {}
+
+impl QueueLock {
+    #[cfg(not(loom))]
+    const fn new() -> QueueLock {
+        #[cfg(all(unix, not(miri)))]
+        return QueueLock(std::cell::UnsafeCell::new(Mutex::new(Queue::new())));
+        #[cfg(not(all(unix, not(miri))))]
+        return QueueLock(Mutex::new(Queue::new()));
+    }
+
+    #[cfg(loom)]
+    fn new() -> QueueLock {
+        QueueLock(Mutex::new(Queue::new()))
+    }
+
+    #[inline]
+    fn get(&self) -> &Mutex<Queue> {
+        #[cfg(all(unix, not(loom), not(miri)))]
+        {
+            crate::fork::ensure_handler();
+            // SAFETY: see the `Sync` impl: the only write happens with no other thread alive.
+            unsafe { &*self.0.get() }
+        }
+        #[cfg(not(all(unix, not(loom), not(miri))))]
+        &self.0
+    }
+}
+
+/// Empties the table in a forked child: every bucket unlocked, no sleeper, counts zero.
+///
+/// # Safety
+/// Only from the `pthread_atfork` child handler: the process has one thread, and that thread
+/// holds no reference into the table.
+#[cfg(all(unix, not(loom), not(miri)))]
+pub(crate) unsafe fn reset_in_forked_child() {
+    for b in TABLE.iter() {
+        // Relaxed: a single thread; nothing to order against.
+        b.sleepers.store(0, Ordering::Relaxed);
+        // SAFETY: per this function's contract nobody else can observe the write; the old
+        // lock is overwritten without being dropped (a futex word, or at worst a leaked
+        // lazily boxed pthread mutex on platforms that use one).
+        unsafe { std::ptr::write(b.queue.0.get(), Mutex::new(Queue::new())) };
+    }
 }
 
 impl Bucket {
     #[cfg(not(loom))]
     const fn new() -> Bucket {
-        Bucket { sleepers: AtomicUsize::new(0), queue: Mutex::new(Queue::new()) }
+        Bucket { sleepers: AtomicUsize::new(0), queue: QueueLock::new() }
     }
 
     #[cfg(loom)]
     fn new() -> Bucket {
-        Bucket { sleepers: AtomicUsize::new(0), queue: Mutex::new(Queue::new()) }
+        Bucket { sleepers: AtomicUsize::new(0), queue: QueueLock::new() }
     }
 
     /// A panic in a callback run under the lock poisons it; the queue is consistent at every
     /// callback (they run before or after a mutation, never inside one), so poison is ignored.
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queue.get().lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -435,7 +499,11 @@ pub(crate) fn cancel(w: &Waiter, removed: impl FnOnce(usize, bool)) -> bool {
     if !get(&w.queued) {
         return false;
     }
-    q.remove(w);
+    if !q.remove(w) {
+        // A forked child's own sleep, whose table was emptied: its parker was set to WOKEN
+        // by the child handler, so the caller's wait for the wake returns at once.
+        return false;
+    }
     set(&w.queued, false);
     b.sleepers.fetch_sub(1, Ordering::Relaxed);
     let key = w.key();

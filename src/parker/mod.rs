@@ -109,6 +109,14 @@ impl Parker {
         let _ = self.state.compare_exchange(WAITING, INTERRUPTED, Ordering::Relaxed, Ordering::Relaxed);
     }
 
+    /// Ends the owning thread's sleep as if woken, with no waker and no system call: for the
+    /// child handler of `fork`, on the owning thread, whose queue was discarded. Relaxed: the
+    /// same thread reads the word next.
+    #[cfg(all(unix, not(loom), not(miri)))]
+    pub(crate) fn wake_in_forked_child(&self) {
+        self.state.store(WOKEN, Ordering::Relaxed);
+    }
+
     /// The waker's side, taken while the node is still known to be alive (under the bucket
     /// lock or right after dequeuing it). The handle does not borrow the node.
     pub(crate) fn unparker(&self) -> Unparker {
