@@ -79,6 +79,9 @@ miri_test() {
 
 run_miri() {
     step "miri: sysroot" env CARGO_TARGET_DIR="$miri_dir" cargo +nightly miri setup
+    # The hostile soundness tests (issue 9, item 1): safe code forging keys against a Mutex,
+    # a Condvar and a thread sleep; a broken exclusion shows up as a data race here.
+    run_if_present soundness miri_test soundness
     run_if_present panic_safety miri_test panic_safety
     run_if_present bad_input miri_test bad_input --skip far_future_deadline
     run_if_present lifecycle miri_test lifecycle sleep_and_lock_work_in_a_thread_local_destructor \
