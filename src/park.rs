@@ -24,6 +24,13 @@
 //! not call into wchan (the bucket lock is held; doing so deadlocks) and must not unwind
 //! across a state change they have half made.
 //!
+//! Calling them from safe code does not compile:
+//!
+//! ```compile_fail,E0133
+//! // A forged wake of someone else's key, with a forged "you own the lock" token.
+//! wchan::park::unpark_one(0x1000, |_| wchan::park::UnparkToken(1));
+//! ```
+//!
 //! Keys here live in their own *space*: they never share a queue with a [`crate::Sleep`] /
 //! [`crate::wakeup`] channel (which stays safe: it carries no token, and a stray wakeup is a
 //! spurious wake its users already tolerate), nor with wchan's own [`crate::Mutex`],

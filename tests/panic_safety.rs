@@ -179,6 +179,99 @@ fn panic_in_before_sleep_dequeues_the_waiter_and_the_bucket_still_works() {
     });
 }
 
+/// The documented pattern "clear the parked bit in `on_cancel` when `was_last`" must survive
+/// a panic in `before_sleep`: `on_cancel` runs once, under the lock, with the right
+/// `was_last`, before the panic goes on (issue 9, item 4: it used to be skipped).
+#[test]
+fn panic_in_before_sleep_runs_on_cancel_once_with_was_last() {
+    watchdog(HANG, || {
+        let (a, b) = colliding_keys(5);
+        let parked_bit = AtomicBool::new(false);
+        let calls = std::sync::Mutex::new(Vec::new());
+        let panicking_park = || {
+            catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                park::park(
+                    a,
+                    ParkOptions::new(),
+                    || {
+                        parked_bit.store(true, Ordering::Relaxed);
+                        true
+                    },
+                    || panic!("before_sleep boom"),
+                    |key, was_last| {
+                        calls.lock().unwrap().push((key, was_last));
+                        if was_last {
+                            parked_bit.store(false, Ordering::Relaxed);
+                        }
+                    },
+                )
+            }))
+        };
+        // Alone on the key: was_last is true and the bit is cleared.
+        assert_eq!(panic_message(panicking_park().unwrap_err()), "before_sleep boom");
+        assert_eq!(*calls.lock().unwrap(), [(a, true)]);
+        assert!(!parked_bit.load(Ordering::Relaxed), "on_cancel cleared the parked bit");
+
+        // Another thread stays queued on the key: was_last is false and the bit stays set.
+        let lock = Arc::new(SpinLock::new(false));
+        let other = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                let mut g = lock.lock();
+                *g = true;
+                unsafe { park::park(a, ParkOptions::new(), || true, move || drop(g), |_, _| {}) }
+            })
+        };
+        wait_until(HANG, "the other sleeper to queue", || *lock.lock());
+        calls.lock().unwrap().clear();
+        assert_eq!(panic_message(panicking_park().unwrap_err()), "before_sleep boom");
+        assert_eq!(*calls.lock().unwrap(), [(a, false)]);
+        assert!(parked_bit.load(Ordering::Relaxed), "a waiter remains: the bit stays set");
+        assert_eq!(unsafe { park::unpark_all(a, UnparkToken(3)) }, 1, "only the other sleeper was queued");
+        assert_eq!(other.join().unwrap(), ParkResult::Unparked(UnparkToken(3)));
+        bucket_still_works(a, b);
+    });
+}
+
+/// If a waker dequeues the thread while its `before_sleep` runs and then `before_sleep`
+/// panics, the waker's count stands: `on_cancel` does not run (nothing was cancelled), and
+/// the panic still propagates once the waker is done with the node.
+#[test]
+fn panic_in_before_sleep_after_a_waker_dequeued_it_runs_no_on_cancel() {
+    watchdog(HANG, || {
+        let (a, b) = colliding_keys(6);
+        let queued = Arc::new(AtomicBool::new(false));
+        let woken = Arc::new(AtomicBool::new(false));
+        let waker = {
+            let (queued, woken) = (queued.clone(), woken.clone());
+            std::thread::spawn(move || {
+                wait_until(HANG, "the sleeper is in before_sleep", || queued.load(Ordering::SeqCst));
+                let n = unsafe { park::unpark_n(a, 1, UnparkToken(4)) };
+                woken.store(true, Ordering::SeqCst);
+                n
+            })
+        };
+        let cancelled = AtomicBool::new(false);
+        let r = catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+            park::park(
+                a,
+                ParkOptions::new(),
+                || true,
+                || {
+                    queued.store(true, Ordering::SeqCst);
+                    wait_until(HANG, "the waker dequeued us", || woken.load(Ordering::SeqCst));
+                    panic!("late boom")
+                },
+                |_, _| cancelled.store(true, Ordering::SeqCst),
+            )
+        }));
+        assert_eq!(panic_message(r.unwrap_err()), "late boom");
+        assert_eq!(waker.join().unwrap(), 1, "the waker took the sleeper off the queue");
+        assert!(!cancelled.load(Ordering::SeqCst), "on_cancel ran for a waiter a waker had dequeued");
+        bucket_still_works(a, b);
+    });
+}
+
 #[test]
 fn panic_in_an_unpark_callback_changes_nothing_and_the_bucket_still_works() {
     watchdog(HANG, || {
