@@ -15,8 +15,11 @@
 //! waiter gives up. So an unlock can never miss a parked thread.
 //!
 //! Fairness: a lock released normally may be taken by any thread (barging keeps throughput
-//! up). When the woken waiter has been parked for a millisecond or more (`be_fair`), or on
-//! `unlock_fair`, the lock is handed to it without ever being released, so no thread starves.
+//! up). When the bucket's fair timer is due (`be_fair`: at a random point of each millisecond
+//! in which the bucket wakes anyone), or on `unlock_fair`, the lock is handed to the woken
+//! waiter without ever being released, so no thread starves: a waiter that keeps losing the
+//! race to a thread that relocks at once is served within a few of that thread's critical
+//! sections (`tests/fairness.rs`).
 
 use std::time::Duration;
 
@@ -37,8 +40,8 @@ pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 ///
 /// Uncontended `lock` and `unlock` are one atomic read-modify-write each. Under contention a
 /// locker spins briefly and yields (only while no thread is parked), then parks on the
-/// table; `unlock` wakes the oldest parked thread. A thread parked for 1 ms or more is handed
-/// the lock directly.
+/// table; `unlock` wakes the oldest parked thread, and about once a millisecond of wakes hands
+/// it the lock directly (eventual fairness).
 ///
 /// Timed locking (`lock_api::RawMutexTimed`) takes a [`Duration`] or a [`Deadline`] as its
 /// `Instant`, so `try_lock_until` accepts a wall-clock deadline:
