@@ -49,7 +49,9 @@
 //!
 //! A panic in any callback propagates to the caller and leaves the table consistent: the
 //! callbacks run before or after a queue changes, never in the middle, and a `park` whose
-//! `before_sleep` panics takes its node off the queue before unwinding.
+//! `before_sleep` panics takes its node off the queue, running `on_cancel` as for any other
+//! give-up, before unwinding. (An `on_cancel` that itself panics then is a panic during a
+//! panic: Rust aborts the process.)
 //!
 //! # Cost
 //!
