@@ -110,6 +110,18 @@ impl<'a> Sleep<'a> {
     /// returns `Ok` even if its deadline or abort came at the same moment, so `wakeup`'s count
     /// is exact.
     pub fn wait(self) -> Result<(), Error> {
+        #[cfg(feature = "tracing")]
+        let trace =
+            crate::trace::SleepTrace::begin(self.id, self.deadline, self.unlock.is_some(), self.abort.is_some());
+        let result = self.wait_untraced();
+        #[cfg(feature = "tracing")]
+        crate::trace::SleepTrace::end(trace, result);
+        result
+    }
+
+    /// [`Sleep::wait`] itself; inlined, so without the `tracing` feature `wait` is this code.
+    #[inline(always)]
+    fn wait_untraced(self) -> Result<(), Error> {
         let Sleep { id, deadline, abort, unlock } = self;
         if id == 0 {
             drop(unlock);
@@ -159,6 +171,15 @@ impl std::fmt::Debug for Sleep<'_> {
 #[inline]
 pub fn wakeup<K: ?Sized>(id: *const K, n: usize) -> Result<usize, Error> {
     let id = id.cast::<()>() as usize;
+    let result = wakeup_at(id, n);
+    #[cfg(feature = "tracing")]
+    crate::trace::wakeup(id, n, result);
+    result
+}
+
+/// [`wakeup`] itself; inlined, so without the `tracing` feature `wakeup` is this code.
+#[inline(always)]
+fn wakeup_at(id: usize, n: usize) -> Result<usize, Error> {
     if id == 0 {
         return Err(Error::InvalidArgument);
     }
