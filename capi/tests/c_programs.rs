@@ -30,17 +30,25 @@ fn cc() -> String {
 
 /// Compiles `tests/c/<name>.c` into an executable; `shared` links the .so instead of the .a.
 fn build(name: &str, shared: bool) -> PathBuf {
+    let tag = if shared { format!("{name}-shared") } else { name.to_string() };
+    build_with(name, &tag, shared, &cc(), &["-std=c11"])
+}
+
+/// [`build`] with a chosen compiler and language flags; `tag` names the executable.
+fn build_with(name: &str, tag: &str, shared: bool, compiler: &str, lang: &[&str]) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-programs");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let exe = out_dir.join(if shared { format!("{name}-shared") } else { name.to_string() });
+    let exe = out_dir.join(tag);
     let lib = lib_dir();
-    let mut cmd = Command::new(cc());
-    cmd.args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread"])
+    let mut cmd = Command::new(compiler);
+    cmd.args(lang)
+        .args(["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread"])
         .arg("-I")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
         .arg("-I")
         .arg(c_dir())
         .arg(c_dir().join(format!("{name}.c")))
+        .args(["-x", "none"]) // what follows is not source, whatever `lang` said
         .arg("-o")
         .arg(&exe);
     if shared {
@@ -49,8 +57,8 @@ fn build(name: &str, shared: bool) -> PathBuf {
         // The static library's own dependencies, as `rustc --print native-static-libs` lists them.
         cmd.arg(lib.join("libwchan_capi.a")).args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl"]);
     }
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", cc()));
-    assert!(out.status.success(), "compiling {name}.c failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {compiler}: {e}"));
+    assert!(out.status.success(), "compiling {name}.c ({lang:?}) failed:\n{}", String::from_utf8_lossy(&out.stderr));
     exe
 }
 
@@ -123,4 +131,22 @@ fn a_panic_never_unwinds_into_c_it_aborts_with_a_message() {
     assert!(stderr.contains("_spinlock: lock") && stderr.contains("is not aligned for int"), "stderr:\n{stderr}");
     assert!(stderr.contains("wchan-capi: panic in _spinlock; aborting"), "stderr:\n{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("unreachable"));
+}
+
+/// The header on its own: strict ISO C99 and C11 without feature macros (`-pedantic`), and
+/// C++11; the program also checks the constants and that each function links and runs.
+#[test]
+fn header_compiles_as_strict_c99_c11_and_cpp() {
+    for (tag, compiler, lang) in [
+        ("header-c99", cc(), vec!["-std=c99", "-pedantic"]),
+        ("header-c11", cc(), vec!["-std=c11", "-pedantic"]),
+        (
+            "header-cpp",
+            std::env::var("CXX").unwrap_or_else(|_| "c++".into()),
+            vec!["-x", "c++", "-std=c++11", "-pedantic"],
+        ),
+    ] {
+        let out = run(&build_with("header", tag, false, &compiler, &lang));
+        assert!(out.status.success(), "{tag}: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
 }

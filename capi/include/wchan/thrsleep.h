@@ -5,7 +5,12 @@
  *
  * Build and link:
  *     cargo build --release -p wchan-capi
- *     cc -std=c99 -I capi/include prog.c target/release/libwchan_capi.a -lpthread -ldl -lm
+ *     cc -I capi/include prog.c target/release/libwchan_capi.a \
+ *        -lgcc_s -lutil -lrt -lpthread -lm -ldl
+ * or, with the shared library:
+ *     cc -I capi/include prog.c -Ltarget/release -lwchan_capi
+ * The header compiles as strict ISO C99 and as C++; CLOCK_MONOTONIC and friends come from
+ * <time.h> under POSIX (the compiler's default gnu modes, or _POSIX_C_SOURCE=200809L).
  *
  * The semantics follow OpenBSD's kernel, sys/kern/kern_synch.c rev 1.198 (2023/08/16),
  * functions thrsleep(), sys___thrsleep() and sys___thrwakeup(); the lock functions follow
@@ -19,7 +24,12 @@
 #ifndef WCHAN_THRSLEEP_H
 #define WCHAN_THRSLEEP_H
 
+#include <sys/types.h> /* clockid_t, also in strict ISO C modes */
 #include <time.h>
+
+/* Strict ISO C99 <time.h> (glibc) does not declare it; a tag declaration is harmless where
+ * it does, and keeps the prototype below meaning the one struct timespec in every mode. */
+struct timespec;
 
 #ifdef __cplusplus
 extern "C" {
