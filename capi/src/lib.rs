@@ -360,3 +360,13 @@ pub unsafe extern "C" fn _spinunlock(lock: *mut _atomic_lock_t) {
     // SAFETY: forwarded from the caller, who holds the lock.
     no_unwind("_spinunlock", || unsafe { lock_api::RawMutex::unlock(word("_spinunlock", lock)) })
 }
+
+/// Ends the calling thread's `__thrsleep` in progress with `EINTR`, unless a `__thrwakeup`
+/// already dequeued it; does nothing outside a sleep. Async-signal-safe: for a signal handler
+/// that has just set the sleep's abort flag, closing the window between `__thrsleep`'s read of
+/// `*abort` and the kernel wait that OpenBSD's kernel closes by checking for pending signals
+/// (see [`wchan::interrupt`]). Declared in `include/wchan/interrupt.h`.
+#[no_mangle]
+pub extern "C" fn wchan_interrupt() {
+    no_unwind("wchan_interrupt", wchan::interrupt)
+}

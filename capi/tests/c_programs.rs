@@ -150,3 +150,8 @@ fn header_compiles_as_strict_c99_c11_and_cpp() {
         assert!(out.status.success(), "{tag}: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn wchan_interrupt_from_a_signal_handler_always_ends_the_sleep() {
+    passes("interrupt");
+}

@@ -69,8 +69,8 @@ typedef int _atomic_lock_t;          /* 0 unlocked, 1 locked */
  * between processes is not provided); on targets without a native wait-on-address call
  * (wchan's portable parker) signals do not end the sleep. A signal handler that sets *abort
  * just after step 3 read it does not end the sleep here (OpenBSD's kernel sees the pending
- * signal); wake the thread with __thrwakeup, or call Rust's wchan::interrupt() from the
- * handler.
+ * signal); have the handler call wchan_interrupt() (wchan/interrupt.h) after setting the
+ * flag, or wake the thread with __thrwakeup.
  *
  * Pointers: id is only compared, never dereferenced. abstime, lock and abort must be NULL or
  * point to live objects for the whole call; *lock must be held by the caller and is
