@@ -19,7 +19,7 @@ if ! command -v cc >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
 fi
 
 timed cargo build --release -p wchan-capi
-for lib in target/release/libwchan_capi.a target/release/libwchan_capi.so; do
+for lib in "${CARGO_TARGET_DIR:-target}"/release/libwchan_capi.{a,so}; do
     if [ ! -f "$lib" ]; then
         echo "missing $lib after cargo build --release -p wchan-capi" >&2
         exit 1
