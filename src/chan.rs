@@ -77,10 +77,10 @@ impl<'a> Sleep<'a> {
     ///
     /// let raw = <RawMutex as lock_api::RawMutex>::INIT;
     /// raw.lock();
-    /// let chan = 0u8;
+    /// let (chan, aborted) = (0u8, std::sync::atomic::AtomicBool::new(true));
     /// // SAFETY: this thread holds `raw`, and gives up the right to unlock it.
-    /// let r = unsafe { Sleep::on(&chan).unlocking_raw(&raw) }.abort_if(&std::sync::atomic::AtomicBool::new(true)).wait();
-    /// assert_eq!(r, Err(Error::Interrupted));
+    /// let sleep = unsafe { Sleep::on(&chan).unlocking_raw(&raw) };
+    /// assert_eq!(sleep.abort_if(&aborted).wait(), Err(Error::Interrupted));
     /// assert!(!raw.is_locked()); // released although the sleep failed
     /// ```
     ///
