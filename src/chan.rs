@@ -63,6 +63,37 @@ impl<'a> Sleep<'a> {
         self
     }
 
+    /// Releases the raw lock `raw` once this thread is queued on the channel, before it
+    /// blocks: [`Sleep::unlocking`] for a lock that has no guard, such as a C spinlock word
+    /// that the caller locked through `raw`'s own `lock`. A thread that takes the lock after
+    /// the release and calls [`wakeup`] on the channel wakes this sleeper. The release is
+    /// `raw.unlock()`, called exactly once, in every outcome (errors included) by the time
+    /// `wait` returns; nothing is allocated. Calling it again (or [`Sleep::unlocking`])
+    /// releases the earlier lock at once.
+    ///
+    /// ```
+    /// use lock_api::RawMutex as _;
+    /// use wchan::{Error, RawMutex, Sleep};
+    ///
+    /// let raw = <RawMutex as lock_api::RawMutex>::INIT;
+    /// raw.lock();
+    /// let (chan, aborted) = (0u8, std::sync::atomic::AtomicBool::new(true));
+    /// // SAFETY: this thread holds `raw`, and gives up the right to unlock it.
+    /// let sleep = unsafe { Sleep::on(&chan).unlocking_raw(&raw) };
+    /// assert_eq!(sleep.abort_if(&aborted).wait(), Err(Error::Interrupted));
+    /// assert!(!raw.is_locked()); // released although the sleep failed
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// The calling thread holds `raw` (it locked it and has not unlocked it), and hands over
+    /// the duty to unlock it: nothing else unlocks it for this hold.
+    pub unsafe fn unlocking_raw<R: lock_api::RawMutex + 'a>(mut self, raw: &'a R) -> Sleep<'a> {
+        // Dropping an earlier `Unlock` here releases that lock at once, as documented.
+        self.unlock = Some(Unlock(raw));
+        self
+    }
+
     /// Ends the sleep with `Interrupted` if `flag` is set when checked: after the thread is
     /// queued and the guard released, just before it blocks (OpenBSD's order). A flag set
     /// before a [`wakeup`] of the same channel is never missed. To also end a sleep that is
@@ -79,6 +110,18 @@ impl<'a> Sleep<'a> {
     /// returns `Ok` even if its deadline or abort came at the same moment, so `wakeup`'s count
     /// is exact.
     pub fn wait(self) -> Result<(), Error> {
+        #[cfg(feature = "tracing")]
+        let trace =
+            crate::trace::SleepTrace::begin(self.id, self.deadline, self.unlock.is_some(), self.abort.is_some());
+        let result = self.wait_untraced();
+        #[cfg(feature = "tracing")]
+        crate::trace::SleepTrace::end(trace, result);
+        result
+    }
+
+    /// [`Sleep::wait`] itself; inlined, so without the `tracing` feature `wait` is this code.
+    #[inline(always)]
+    fn wait_untraced(self) -> Result<(), Error> {
         let Sleep { id, deadline, abort, unlock } = self;
         if id == 0 {
             drop(unlock);
@@ -128,6 +171,15 @@ impl std::fmt::Debug for Sleep<'_> {
 #[inline]
 pub fn wakeup<K: ?Sized>(id: *const K, n: usize) -> Result<usize, Error> {
     let id = id.cast::<()>() as usize;
+    let result = wakeup_at(id, n);
+    #[cfg(feature = "tracing")]
+    crate::trace::wakeup(id, n, result);
+    result
+}
+
+/// [`wakeup`] itself; inlined, so without the `tracing` feature `wakeup` is this code.
+#[inline(always)]
+fn wakeup_at(id: usize, n: usize) -> Result<usize, Error> {
     if id == 0 {
         return Err(Error::InvalidArgument);
     }
@@ -138,7 +190,9 @@ pub fn wakeup<K: ?Sized>(id: *const K, n: usize) -> Result<usize, Error> {
     }
 }
 
-/// A held lock whose release a sleep performs; releases on drop.
+/// A held lock whose release a sleep performs; releases on drop. Made only by
+/// [`Sleep::unlocking`] (from a forgotten guard) or [`Sleep::unlocking_raw`] (whose caller
+/// promised it holds the lock), so the drop is the hold's one unlock.
 struct Unlock<'a>(&'a dyn RawUnlock);
 
 trait RawUnlock {
@@ -156,7 +210,8 @@ impl<R: lock_api::RawMutex> RawUnlock for R {
 
 impl Drop for Unlock<'_> {
     fn drop(&mut self) {
-        // SAFETY: an `Unlock` is made only from a forgotten guard, and dropped once.
+        // SAFETY: an `Unlock` is made only from a forgotten guard or by `unlocking_raw`, whose
+        // caller holds the lock and handed over its unlock; it is dropped once.
         unsafe { self.0.unlock() }
     }
 }

@@ -11,6 +11,10 @@
 //!   wake could break a primitive that trusts its tokens.
 //! - [`Mutex`], [`Condvar`], [`thread::sleep`]: primitives built on [`park`].
 //!
+//! With the cargo feature `tracing`, the sleep and wake paths emit debug-level `tracing`
+//! events (targets `wchan::sleep`, `wchan::wakeup`, `wchan::thread`); without a subscriber
+//! that enables them they cost a level check, and without the feature nothing at all.
+//!
 //! Everything lives in one global, statically allocated table of hashed wait queues; the
 //! sleep and wake paths never allocate. Built with `RUSTFLAGS="--cfg loom"`, the crate's
 //! atomics, locks and parker switch to loom's, so a loom model of your own primitive explores
@@ -55,6 +59,8 @@ pub mod sync;
 mod table;
 pub mod thread;
 mod time;
+#[cfg(feature = "tracing")]
+mod trace;
 
 pub use chan::{wakeup, Sleep};
 pub use error::Error;

@@ -48,6 +48,17 @@ use crate::time::Deadline;
 /// }
 /// ```
 pub fn sleep(duration: Duration) -> Duration {
+    #[cfg(feature = "tracing")]
+    let trace = crate::trace::thread_sleep_begin();
+    let left = sleep_untraced(duration);
+    #[cfg(feature = "tracing")]
+    crate::trace::thread_sleep_end(trace, duration, left);
+    left
+}
+
+/// [`sleep`] itself; inlined, so without the `tracing` feature `sleep` is this code.
+#[inline(always)]
+fn sleep_untraced(duration: Duration) -> Duration {
     if duration.is_zero() {
         return Duration::ZERO;
     }
