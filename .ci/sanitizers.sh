@@ -119,8 +119,9 @@ run_miri() {
 #     std too; the cargo test step runs the doctests natively.
 # Shortened:
 #   - soak.rs runs WCHAN_SOAK_SECS=5 with a 5 s overshoot bound: TSan slows every memory access
-#     and defers signal handlers to the thread's next intercepted call (so a signal no longer
-#     ends an untimed futex wait); the 20 s run is the cargo test step's.
+#     and defers signal handlers to the thread's next intercepted call (so the soak's SIGUSR1,
+#     whose handler has SA_RESTART, no longer ends an untimed futex wait); the 20 s run is the
+#     cargo test step's.
 # ---------------------------------------------------------------------------------------------
 run_tsan() {
     local cargo=(env CARGO_TARGET_DIR="$tsan_dir" RUSTFLAGS="-Zsanitizer=thread"
