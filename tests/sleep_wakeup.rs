@@ -319,3 +319,48 @@ fn woken_wins_over_a_simultaneous_deadline_or_abort() {
         eprintln!("woken wins: {ok} Ok, {other} timed out or interrupted");
     });
 }
+
+/// S6, made deterministic: the lock a sleep releases once queued is one whose unlock sets the
+/// abort flag and then wakes the channel. So when the sleeper reads its abort flag it is both
+/// aborted and already dequeued (and counted) by a `wakeup`: it must return `Ok`, and the
+/// wakeup's count of 1 stands. (OpenBSD would return EINTR here: wchan is stricter on purpose,
+/// `docs/semantics.md` S6.)
+#[test]
+fn a_sleeper_dequeued_before_its_abort_check_returns_ok_though_the_flag_is_set() {
+    use std::sync::atomic::AtomicI64;
+    static CHAN: u8 = 0;
+    static ABORT: AtomicBool = AtomicBool::new(false);
+    static WOKEN: AtomicI64 = AtomicI64::new(-1);
+
+    /// A spinlock whose unlock aborts the sleep and wakes it, in that order.
+    struct AbortThenWake(AtomicBool);
+    // SAFETY: a plain test-and-set lock: `lock` and `try_lock` succeed for one holder at a time.
+    unsafe impl lock_api::RawMutex for AbortThenWake {
+        #[allow(clippy::declare_interior_mutable_const)]
+        const INIT: AbortThenWake = AbortThenWake(AtomicBool::new(false));
+        type GuardMarker = lock_api::GuardSend;
+        fn lock(&self) {
+            while !self.try_lock() {
+                std::hint::spin_loop();
+            }
+        }
+        fn try_lock(&self) -> bool {
+            !self.0.swap(true, Ordering::Acquire)
+        }
+        unsafe fn unlock(&self) {
+            self.0.store(false, Ordering::Release);
+            ABORT.store(true, Ordering::SeqCst);
+            let woken = wakeup(&CHAN, 1).map_or(0, |n| n as i64);
+            WOKEN.store(woken, Ordering::SeqCst);
+        }
+    }
+
+    watchdog(HANG, || {
+        let lock = lock_api::Mutex::<AbortThenWake, ()>::new(());
+        let r = Sleep::on(&CHAN).abort_if(&ABORT).unlocking(lock.lock()).wait();
+        assert_eq!(WOKEN.load(Ordering::SeqCst), 1, "the unlock's wakeup took the sleeper off the queue");
+        assert!(ABORT.load(Ordering::SeqCst));
+        assert_eq!(r, Ok(()), "dequeued (and counted) wins over the abort flag");
+        assert_eq!(wakeup(&CHAN, 0), Err(Error::NoWaiters));
+    });
+}
