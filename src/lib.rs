@@ -44,7 +44,12 @@
 
 mod chan;
 mod error;
+#[cfg(not(loom))]
 mod loom;
+/// Built with `--cfg loom` only: the precise entry point for loom models
+/// (`docs/model-checking.md`).
+#[cfg(loom)]
+pub mod loom;
 mod outcome;
 pub mod park;
 mod parker;
