@@ -3,7 +3,8 @@
 //! Everything else in the crate imports its atomics, cells, the bucket lock and the thread
 //! handles from here. Built normally it re-exports std; built with `RUSTFLAGS="--cfg loom"`
 //! it re-exports loom's instrumented twins, so a user's loom model explores wchan's table,
-//! parker and primitives together with the user's own code.
+//! parker and primitives together with the user's own code. Under `cfg(loom)` this module is
+//! public for `model` and `init` alone.
 
 #[cfg(not(loom))]
 mod imp {
