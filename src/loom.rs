@@ -60,7 +60,7 @@ pub(crate) use execution::{bucket_index, ConstAtomicU8, ConstAtomicUsize};
 /// per-execution state on the model's main thread: the precise form of `loom::model`.
 ///
 /// A plain `loom::model(f)` is enough for any correct model to pass and any buggy one to fail
-/// for its own bug; wherever the model keeps its wchan objects (an `Arc`, a `static`, a thread
+/// for its own bug, wherever the model keeps its wchan objects (an `Arc`, a `static`, a thread
 /// that builds one and hands it back). What this adds is precision. wchan's per-execution
 /// state (its table of wait queues and the loom atomics behind const-built locks) is a set of
 /// `loom::lazy_static`s, and loom orders a lazy static's creation before every later use of
@@ -108,8 +108,9 @@ pub fn init() {
 ///   it finds the loom atomic it claimed in *this* execution, claiming the next free one on
 ///   first use. The atomics live in chunks, each a `loom::lazy_static`, and every access goes
 ///   through the chunk's lazy static, so loom orders the chunk's creation before the access
-///   whatever thread built the lock, touched it first, or got it from another (an atomic
-///   reached through a cached reference would be a causality violation in loom's eyes).
+///   whatever thread built the lock, touched it first, or got it from another (a thread that
+///   reached the atomic through a cached reference would not be ordered after its creation,
+///   which loom reports as a causality violation).
 ///   Claims are kept per execution (a generation number plus a map from the object's
 ///   address), never as a reference: a `static` lock claims a fresh atomic, created zero, in
 ///   each execution, even when two models use it at once from libtest's threads.
