@@ -38,6 +38,7 @@ bugs=(
     "timeout_ignores_dequeue chan woken_or_timed_out_never_both"
     "unlock_clears_parked mutex unlock_wakes_every_parked_locker_in_turn"
     "notify_all_checks_then_marks condvar notify_all_outside_the_lock_racing_an_unlock_loses_no_waiter"
+    "requeue_counts_after_check requeue requeue_onto_a_lock_released_without_its_bucket_lock_loses_no_waiter"
 )
 bugs_dir="$(realpath -m "$target")/wchan-bug"
 mkdir -p "$bugs_dir"

@@ -50,7 +50,12 @@ mod chan;
 mod error;
 #[cfg(all(unix, not(loom), not(miri)))]
 mod fork;
+#[cfg(not(loom))]
 mod loom;
+/// Built with `--cfg loom` only: the precise entry point for loom models
+/// (`docs/model-checking.md`).
+#[cfg(loom)]
+pub mod loom;
 mod outcome;
 pub mod park;
 mod parker;

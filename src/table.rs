@@ -408,6 +408,12 @@ fn bucket(key: usize) -> &'static Bucket {
     &TABLE[bucket_index(key)]
 }
 
+/// Builds this execution's table now, from the calling thread (`crate::loom::init`).
+#[cfg(loom)]
+pub(crate) fn init() {
+    let _ = TABLE.len();
+}
+
 /// Locks the bucket that holds `w`, following requeues: after locking, the key is re-read;
 /// a requeue that moved `w` needed this lock too, so a key that matches under it is final.
 fn lock_bucket_of(w: &Waiter) -> (&'static Bucket, MutexGuard<'static, Queue>) {

@@ -24,15 +24,15 @@ pub const fn channel(i: usize) -> usize {
 /// A key registered only to shift the keys after it to the other bucket.
 pub const SPARE: usize = 0x800;
 
-/// Starts a model execution; call it first, from the model's main thread, before spawning.
+/// Chooses which keys collide; call it first, from the model's main thread, before spawning.
 ///
 /// Registers `keys` with wchan's table in order, so `keys[i]` lands in bucket
 /// `i % wchan::park::BUCKETS` (`[a, b, c]`: `a` and `c` share bucket 0, `b` is alone in
-/// bucket 1; pass [`SPARE`] to skip a bucket). It also makes the main thread the one that
-/// builds wchan's per-execution state (the table and the pool of lock atomics, both loom
-/// lazy statics): a thread that touches a lazy static after another built it synchronizes
-/// with the builder, an edge real hardware lacks, and it is harmless only when the builder
-/// is the main thread before any spawn. With no keys, [`SPARE`] is registered.
+/// bucket 1; pass [`SPARE`] to skip a bucket). Only models that must put two keys in one
+/// bucket, or in two, need it; the others run under `wchan::loom::model` (as
+/// [`model_reaching`] does) and let keys take buckets in the order they come. Since it is the
+/// first wchan call of the execution and comes before any spawn, it also builds wchan's
+/// per-execution state, as `wchan::loom::init` would. With no keys, [`SPARE`] is registered.
 ///
 /// # Panics
 /// If a wchan operation ran earlier in this execution (the buckets would differ).
@@ -82,7 +82,7 @@ impl Outcomes {
 /// for example, no execution times a waiter out after it was requeued).
 pub const COVERAGE_BOUND: usize = 3;
 
-/// Runs `f` under `loom::model`, then checks that over all executions `f` reported every
+/// Runs `f` under `wchan::loom::model` (loom's, with wchan's state built first), then checks that over all executions `f` reported every
 /// outcome in `expected` through [`Outcomes::saw`]: proof that the model reaches the cases it
 /// claims to check rather than passing because a race never happens. The check is skipped
 /// (with a note) when `LOOM_MAX_PREEMPTIONS` is below [`COVERAGE_BOUND`].
@@ -93,7 +93,7 @@ where
 {
     let outcomes = Outcomes::default();
     let seen = outcomes.clone();
-    loom::model(move || f(&seen));
+    wchan::loom::model(move || f(&seen));
     let bound = std::env::var("LOOM_MAX_PREEMPTIONS").ok().and_then(|b| b.parse::<usize>().ok());
     if bound.is_some_and(|b| b < COVERAGE_BOUND) {
         eprintln!("note: outcome coverage is checked from LOOM_MAX_PREEMPTIONS={COVERAGE_BOUND} on");

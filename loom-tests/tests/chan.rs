@@ -37,7 +37,6 @@ fn chan(key: usize) -> *const u8 {
 fn wakeup_after_the_guard_is_released_always_finds_the_sleeper() {
     model_reaching(&["woken", "never slept"], |outcomes: &Outcomes| {
         let key = channel(0);
-        start(&[key]);
         let lock = Arc::new(SpinLock::new(Shared::default()));
         let sleeper = {
             let lock = lock.clone();
@@ -66,9 +65,8 @@ fn wakeup_after_the_guard_is_released_always_finds_the_sleeper() {
 /// (enqueue / `has_sleepers`) order it, and the model checks that they do.
 #[test]
 fn abort_flag_set_before_wakeup_is_never_missed() {
-    loom::model(|| {
+    wchan::loom::model(|| {
         let key = channel(0);
-        start(&[key]);
         let abort = Arc::new(AtomicBool::new(false));
         let sleeper = {
             let abort = abort.clone();
@@ -93,9 +91,8 @@ fn abort_flag_set_before_wakeup_is_never_missed() {
 /// `wakeup` here, so blocking would be a deadlock, which loom reports.
 #[test]
 fn sleeper_never_blocks_with_the_abort_flag_set() {
-    loom::model(|| {
+    wchan::loom::model(|| {
         let key = channel(0);
-        start(&[key]);
         let lock = Arc::new(SpinLock::new(()));
         let abort = Arc::new(AtomicBool::new(false));
         let guard = lock.lock();
@@ -148,9 +145,8 @@ fn spawn_sleepers(
 /// queue; the other stays asleep (has not returned) until the next `wakeup` takes it.
 #[test]
 fn wakeup_one_of_two_wakes_exactly_one_and_the_other_stays_asleep() {
-    loom::model(|| {
+    wchan::loom::model(|| {
         let key = channel(0);
-        start(&[key]);
         let lock = Arc::new(SpinLock::new(Shared::default()));
         let returned = Arc::new(AtomicUsize::new(0));
         let sleepers = spawn_sleepers(2, key, None, &lock, &returned);
@@ -176,9 +172,8 @@ fn wakeup_one_of_two_wakes_exactly_one_and_the_other_stays_asleep() {
 /// Invariant 4 (exact counts): `wakeup(id, 0)` wakes every sleeper and reports how many.
 #[test]
 fn wakeup_zero_wakes_both_sleepers() {
-    loom::model(|| {
+    wchan::loom::model(|| {
         let key = channel(0);
-        start(&[key]);
         let lock = Arc::new(SpinLock::new(Shared::default()));
         let returned = Arc::new(AtomicUsize::new(0));
         let sleepers = spawn_sleepers(2, key, None, &lock, &returned);
@@ -201,7 +196,6 @@ fn wakeup_zero_wakes_both_sleepers() {
 fn woken_or_timed_out_never_both() {
     model_reaching(&["one woken, one timed out", "both woken", "both timed out"], |outcomes: &Outcomes| {
         let key = channel(0);
-        start(&[key]);
         let lock = Arc::new(SpinLock::new(Shared::default()));
         let returned = Arc::new(AtomicUsize::new(0));
         let deadline = Deadline::after(Duration::from_secs(3600));

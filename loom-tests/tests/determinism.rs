@@ -12,15 +12,14 @@ use std::sync::{Arc as StdArc, Mutex as StdMutex};
 
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{mutex_key, start};
+use loom_tests::mutex_key;
 use wchan::SpinLock;
 
 #[test]
 fn a_locks_bucket_is_the_same_in_every_execution() {
     let buckets = StdArc::new(StdMutex::new(BTreeSet::new()));
     let seen = buckets.clone();
-    loom::model(move || {
-        start(&[]);
+    wchan::loom::model(move || {
         let lock = Arc::new(SpinLock::new(0u32));
         seen.lock().unwrap().insert(wchan::park::bucket_index(mutex_key(&lock)));
         let other = {

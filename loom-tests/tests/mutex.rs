@@ -45,9 +45,8 @@ fn release(guard: MutexGuard<'_, UnsafeCell<usize>>, how: Unlock) {
 /// counter; loom checks every pair of critical sections is ordered, and that nobody sleeps
 /// forever.
 fn three_lockers(how: Unlock) {
-    loom::model(move || {
+    wchan::loom::model(move || {
         let m: Arc<Counter> = Arc::new(Mutex::new(UnsafeCell::new(0)));
-        start(&[mutex_key(&m)]);
         let lockers: Vec<_> = (0..2)
             .map(|_| {
                 let m = m.clone();
@@ -86,9 +85,8 @@ fn mutual_exclusion_with_three_threads_and_fair_unlocks() {
 /// that the second is still parked (`PARKED` kept while waiters remain).
 #[test]
 fn unlock_wakes_every_parked_locker_in_turn() {
-    loom::model(|| {
+    wchan::loom::model(|| {
         let m: Arc<Counter> = Arc::new(Mutex::new(UnsafeCell::new(0)));
-        start(&[mutex_key(&m)]);
         let g = m.lock();
         let lockers: Vec<_> = (0..2)
             .map(|_| {

@@ -10,11 +10,14 @@
 
 use std::time::Duration;
 
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use loom::sync::atomic::{
+    AtomicBool, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{channel, model_reaching, start, Outcomes, SPARE};
-use wchan::park::{self, bucket_index, ParkOptions, ParkResult, RequeueOp, UnparkToken};
+use wchan::park::{self, bucket_index, ParkOptions, ParkResult, RequeueOp, UnparkResult, UnparkToken};
 use wchan::Deadline;
 
 /// The token the requeue hands the waiter it wakes itself (`UnparkOneRequeueRest`).
@@ -157,6 +160,158 @@ fn timed_out_waiter_leaves_the_queue_it_was_moved_to() {
                 let expected = if moved.requeued == 1 { to } else { from };
                 assert_eq!(left_from.load(Relaxed), expected, "cancelled from the wrong key");
                 outcomes.saw(if expected == to { "timed out on the target" } else { "timed out on the source" });
+            }
+            other => panic!("park returned {other:?}"),
+        }
+    });
+}
+
+/// A Drepper-style lock on `park` (0 free, 1 held, 2 held and maybe waited for), with a
+/// "gate" its waiters first park on: the shape of a condvar whose notify moves the waiters
+/// onto the lock instead of waking them (issue 9, item 2).
+struct GatedLock {
+    word: AtomicUsize,
+    /// The gate: a waiter parks on `gate_key` while this is false.
+    opened: AtomicBool,
+    data: loom::cell::UnsafeCell<usize>,
+}
+
+// SAFETY: `data` is touched only while `word` says the lock is held by the toucher.
+unsafe impl Sync for GatedLock {}
+
+/// The token of the requeue's own wakeup (`UnparkOneRequeueRest`, when the lock was free).
+const WOKEN_AT_THE_GATE: UnparkToken = UnparkToken(11);
+
+impl GatedLock {
+    fn lock_key(&self) -> usize {
+        &self.word as *const AtomicUsize as usize
+    }
+
+    fn gate_key(&self) -> usize {
+        &self.opened as *const AtomicBool as usize
+    }
+
+    /// Drepper's contended path: announce a waiter (2) and park while the word stays 2.
+    fn lock(&self) {
+        // Acquire: pairs with the Release of the unlock that freed the word.
+        if self.word.compare_exchange(0, 1, Acquire, Relaxed).is_ok() {
+            return;
+        }
+        while self.word.swap(2, Acquire) != 0 {
+            // SAFETY: `lock_key` is this lock's own word; every park and unpark on it follows
+            // this protocol (park while 2, the unlocker of a 2 wakes one).
+            let result = unsafe {
+                park::park(self.lock_key(), ParkOptions::new(), || self.word.load(Relaxed) == 2, || {}, |_, _| {})
+            };
+            assert!(matches!(result, ParkResult::Unparked(_) | ParkResult::Invalid), "{result:?}");
+        }
+    }
+
+    /// The lock-free unlock: only a word that was 2 costs an unpark.
+    fn unlock(&self) {
+        // Release: publishes the critical section to the next locker.
+        if self.word.swap(0, Release) == 2 {
+            // SAFETY: as in `lock`.
+            unsafe { park::unpark_n(self.lock_key(), 1, park::DEFAULT_UNPARK_TOKEN) };
+        }
+    }
+
+    /// Waits at the gate until it opens (moved to the lock's queue by then, or woken), then
+    /// takes the lock as a contended locker: its word stays 2, so its unlock wakes the next.
+    fn wait_at_the_gate_then_lock(&self) -> ParkResult {
+        // SAFETY: `gate_key` is this lock's own gate; the only unpark of it is `open_gate`'s
+        // requeue, which moves the waiters to `lock_key`, whose protocol they then follow.
+        let result =
+            unsafe { park::park(self.gate_key(), ParkOptions::new(), || !self.opened.load(Relaxed), || {}, |_, _| {}) };
+        while self.word.swap(2, Acquire) != 0 {
+            // SAFETY: as in `lock`.
+            unsafe {
+                park::park(self.lock_key(), ParkOptions::new(), || self.word.load(Relaxed) == 2, || {}, |_, _| {})
+            };
+        }
+        result
+    }
+
+    /// Opens the gate and moves its waiters onto the lock. Under both bucket locks: if the
+    /// lock is held, mark it 2 (its unlock will wake one moved waiter) and move them all;
+    /// if it is free, wake one (it takes the lock as contended) and move the rest.
+    fn open_gate(&self) -> UnparkResult {
+        let validate = || {
+            self.opened.store(true, Relaxed);
+            loop {
+                match self.word.load(Relaxed) {
+                    0 => return RequeueOp::UnparkOneRequeueRest,
+                    2 => return RequeueOp::RequeueAll,
+                    _ => {
+                        if self.word.compare_exchange(1, 2, Relaxed, Relaxed).is_ok() {
+                            return RequeueOp::RequeueAll;
+                        }
+                    }
+                }
+            }
+        };
+        // SAFETY: both keys are this lock's own; the moved waiters park on `lock_key` under
+        // its protocol (an unpark of the lock may wake them).
+        unsafe { park::unpark_requeue(self.gate_key(), self.lock_key(), validate, |_, _| WOKEN_AT_THE_GATE) }
+    }
+}
+
+/// The owner holds the lock; a waiter parks at the gate; a third thread opens the gate,
+/// moving the waiter onto the lock's key in the other bucket, while the owner unlocks through
+/// the lock-free path (`swap(0) == 2` => `unpark_n(lock, 1)`). The unlock must find the moved
+/// waiter: the requeue raises the target bucket's sleeper count before its `validate`
+/// publishes the 2 (DESIGN invariant 8). With the old order (`--cfg
+/// wchan_bug="requeue_counts_after_check"`) the unlock can read a count of 0 and return,
+/// leaving the waiter asleep on a free lock: loom reports the deadlock.
+#[test]
+fn requeue_onto_a_lock_released_without_its_bucket_lock_loses_no_waiter() {
+    const OUTCOMES: [&str; 3] = ["moved, then woken by the unlock", "woken by the requeue", "never parked"];
+    model_reaching(&OUTCOMES, |outcomes: &Outcomes| {
+        // std's Arc: under the deliberate bug loom's would panic again while the deadlock
+        // panic unwinds, aborting the test binary instead of failing the model.
+        let lock = std::sync::Arc::new(GatedLock {
+            word: AtomicUsize::new(0),
+            opened: AtomicBool::new(false),
+            data: loom::cell::UnsafeCell::new(0),
+        });
+        start(&[lock.gate_key(), lock.lock_key()]);
+        assert_ne!(bucket_index(lock.gate_key()), bucket_index(lock.lock_key()));
+        lock.lock();
+        let waiter = {
+            let lock = lock.clone();
+            thread::spawn(move || {
+                let result = lock.wait_at_the_gate_then_lock();
+                // SAFETY: the lock is held.
+                lock.data.with_mut(|d| unsafe { *d += 1 });
+                lock.unlock();
+                result
+            })
+        };
+        let opener = {
+            let lock = lock.clone();
+            thread::spawn(move || lock.open_gate())
+        };
+        // SAFETY: the lock is held.
+        lock.data.with_mut(|d| unsafe { *d += 1 });
+        lock.unlock();
+        let result = waiter.join().unwrap();
+        let found = opener.join().unwrap();
+        lock.lock();
+        // SAFETY: the lock is held.
+        assert_eq!(lock.data.with(|d| unsafe { *d }), 2);
+        lock.unlock();
+        match result {
+            ParkResult::Invalid => {
+                assert_eq!((found.unparked, found.requeued), (0, 0));
+                outcomes.saw("never parked");
+            }
+            ParkResult::Unparked(WOKEN_AT_THE_GATE) => {
+                assert_eq!((found.unparked, found.requeued), (1, 0));
+                outcomes.saw("woken by the requeue");
+            }
+            ParkResult::Unparked(_) => {
+                assert_eq!((found.unparked, found.requeued), (0, 1));
+                outcomes.saw("moved, then woken by the unlock");
             }
             other => panic!("park returned {other:?}"),
         }
