@@ -120,4 +120,5 @@ all)
     exit 2
     ;;
 esac
-echo "=== platforms: all steps passed in $((SECONDS - start)) s"
+echo "=== platforms: all steps passed in $((SECONDS - start)) s; CPU time (user, system) of this shell, then of its children:"
+times

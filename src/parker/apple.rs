@@ -1,10 +1,10 @@
 //! macOS (and the other Apple OSes) backend: `os_sync_wait_on_address_with_deadline` /
-//! `os_sync_wake_by_address_any` on the state word, where the OS has them, else the portable
-//! parker.
+//! `os_sync_wake_by_address_any` on the state word (`os_sync_wait_on_address` for a sleep
+//! without a deadline), where the OS has them, else the portable parker.
 //!
-//! The two functions appeared in macOS 14.4 (iOS 17.4); an executable that linked them
+//! The functions appeared in macOS 14.4 (iOS 17.4); an executable that linked them
 //! directly would not load on an older release. So they are looked up once at run time with
-//! `dlsym(RTLD_DEFAULT, ...)`; when either is missing every parker of the process uses the
+//! `dlsym(RTLD_DEFAULT, ...)`; when any is missing every parker of the process uses the
 //! portable backend (`fallback.rs`, std's park/unpark, with its documented limits: signals
 //! do not end a blocked sleep). Under Miri, whose `dlsym` knows only a few names, they are
 //! called directly (Miri implements both).
@@ -25,53 +25,58 @@ use super::{fallback, Blocked};
 use crate::loom::{AtomicU32, Ordering};
 use crate::time::Deadline;
 
+type WaitUntimedFn = unsafe extern "C" fn(*mut c_void, u64, libc::size_t, u32) -> libc::c_int;
 type WaitFn = unsafe extern "C" fn(*mut c_void, u64, libc::size_t, u32, libc::os_clockid_t, u64) -> libc::c_int;
 type WakeFn = unsafe extern "C" fn(*mut c_void, libc::size_t, u32) -> libc::c_int;
 
 const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The os_sync functions, when this OS has them.
+/// The os_sync functions, when this OS has them: `os_sync_wait_on_address` (no timeout),
+/// `os_sync_wait_on_address_with_deadline` and `os_sync_wake_by_address_any`.
 #[derive(Clone, Copy)]
 struct OsSync {
+    wait_untimed: WaitUntimedFn,
     wait: WaitFn,
     wake: WakeFn,
 }
 
 #[cfg(miri)]
 fn os_sync() -> Option<OsSync> {
-    Some(OsSync { wait: libc::os_sync_wait_on_address_with_deadline, wake: libc::os_sync_wake_by_address_any })
+    Some(OsSync {
+        wait_untimed: libc::os_sync_wait_on_address,
+        wait: libc::os_sync_wait_on_address_with_deadline,
+        wake: libc::os_sync_wake_by_address_any,
+    })
 }
 
 #[cfg(not(miri))]
 fn os_sync() -> Option<OsSync> {
-    // 0: not looked up yet; 1: missing; otherwise the address of the wait function (the wake
-    // function is looked up again, cheaply, only when the wait one was found).
-    static WAIT: AtomicUsize = AtomicUsize::new(0);
-    static WAKE: AtomicUsize = AtomicUsize::new(0);
-    // Relaxed: each value is a fact about the loaded system library, the same whichever
-    // thread computes it; a thread that misses the cache looks it up again.
-    let (mut wait, mut wake) = (WAIT.load(Ordering::Relaxed), WAKE.load(Ordering::Relaxed));
-    if wait == 0 {
-        // SAFETY: dlsym with RTLD_DEFAULT and NUL-terminated names has no other precondition.
-        let (w, k) = unsafe {
-            (
-                libc::dlsym(libc::RTLD_DEFAULT, c"os_sync_wait_on_address_with_deadline".as_ptr()) as usize,
-                libc::dlsym(libc::RTLD_DEFAULT, c"os_sync_wake_by_address_any".as_ptr()) as usize,
-            )
-        };
-        (wait, wake) = if w == 0 || k == 0 { (1, 1) } else { (w, k) };
-        WAKE.store(wake, Ordering::Relaxed);
-        WAIT.store(wait, Ordering::Relaxed);
+    // Each: 0 not looked up yet, 1 missing, otherwise the function's address. Relaxed: each
+    // value is a fact about the loaded system library, the same whichever thread computes
+    // it; a thread that misses the cache looks it up again.
+    static FNS: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+    const NAMES: [&std::ffi::CStr; 3] =
+        [c"os_sync_wait_on_address", c"os_sync_wait_on_address_with_deadline", c"os_sync_wake_by_address_any"];
+    let mut addrs = [0usize; 3];
+    for ((slot, name), addr) in FNS.iter().zip(NAMES).zip(&mut addrs) {
+        *addr = slot.load(Ordering::Relaxed);
+        if *addr == 0 {
+            // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no other precondition.
+            let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as usize;
+            *addr = if found == 0 { 1 } else { found };
+            slot.store(*addr, Ordering::Relaxed);
+        }
     }
-    if wait == 1 || wake <= 1 {
+    if addrs.contains(&1) {
         return None;
     }
-    // SAFETY: the addresses are those of the two system functions, whose C signatures are
+    // SAFETY: the addresses are those of the three system functions, whose C signatures are
     // the ones declared above (Apple's header; the libc crate declares the same).
     unsafe {
         Some(OsSync {
-            wait: std::mem::transmute::<usize, WaitFn>(wait),
-            wake: std::mem::transmute::<usize, WakeFn>(wake),
+            wait_untimed: std::mem::transmute::<usize, WaitUntimedFn>(addrs[0]),
+            wait: std::mem::transmute::<usize, WaitFn>(addrs[1]),
+            wake: std::mem::transmute::<usize, WakeFn>(addrs[2]),
         })
     }
 }
@@ -111,8 +116,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
     let rc = match deadline {
         None => {
             // SAFETY: `addr` is a live, aligned u32 for the whole call; size 4 matches it.
-            // A deadline of 0 means "no timeout" for this function.
-            unsafe { (os.wait)(addr, u64::from(expected), 4, none, libc::OS_CLOCK_MACH_ABSOLUTE_TIME, 0) }
+            unsafe { (os.wait_untimed)(addr, u64::from(expected), 4, none) }
         }
         Some(d) => {
             let left = d.remaining().min(LONGEST_WAIT);
@@ -140,7 +144,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
             std::thread::sleep(Duration::from_millis(1));
             Blocked::Returned
         }
-        _ => super::unexpected_error("os_sync_wait_on_address_with_deadline"),
+        e => super::unexpected_error("os_sync_wait_on_address", e),
     }
 }
 

@@ -158,7 +158,7 @@ fn outcome(rc: Result<(), i32>, relative: Option<&Deadline>) -> Blocked {
         Err(libc::EINTR) => Blocked::Signalled,
         // The word changed before we slept: the caller re-reads it.
         Err(libc::EAGAIN) => Blocked::Returned,
-        Err(_) => super::unexpected_error("futex wait"),
+        Err(e) => super::unexpected_error("futex wait", Some(e)),
     }
 }
 

@@ -202,12 +202,25 @@ impl Unparker {
 #[cfg(not(loom))]
 #[cold]
 #[allow(dead_code)] // the portable and wasm backends have no kernel wait that can fail
-fn unexpected_error(what: &str) -> ! {
+fn unexpected_error(what: &str, errno: Option<i32>) -> ! {
     use std::io::Write;
-    // Unbuffered stderr: no allocation.
+    // Unbuffered stderr and digits on the stack: no allocation.
+    let mut digits = [0u8; 12];
+    let mut at = digits.len();
+    let mut n = errno.unwrap_or(0).unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
     let mut err = std::io::stderr();
     let _ = err.write_all(b"wchan: ");
     let _ = err.write_all(what.as_bytes());
-    let _ = err.write_all(b" failed with an error it cannot give (a wchan bug); aborting\n");
+    let _ = err.write_all(b" failed with error ");
+    let _ = err.write_all(&digits[at..]);
+    let _ = err.write_all(b", which it cannot give for a live word and a valid timeout (a wchan bug); aborting\n");
     std::process::abort()
 }

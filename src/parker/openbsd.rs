@@ -63,7 +63,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
         Some(libc::EINTR | libc::ECANCELED) => Blocked::Signalled,
         // The word changed before we slept.
         Some(libc::EAGAIN) => Blocked::Returned,
-        _ => super::unexpected_error("futex(FUTEX_WAIT)"),
+        e => super::unexpected_error("futex(FUTEX_WAIT)", e),
     }
 }
 

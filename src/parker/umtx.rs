@@ -61,7 +61,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
             _ => Blocked::TimedOut,
         },
         Some(libc::EINTR) => Blocked::Signalled,
-        _ => super::unexpected_error("_umtx_op(UMTX_OP_WAIT_UINT_PRIVATE)"),
+        e => super::unexpected_error("_umtx_op(UMTX_OP_WAIT_UINT_PRIVATE)", e),
     }
 }
 

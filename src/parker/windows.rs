@@ -60,7 +60,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
             Some(d) if d.has_passed() => Blocked::TimedOut,
             _ => Blocked::Returned,
         },
-        _ => super::unexpected_error("WaitOnAddress"),
+        e => super::unexpected_error("WaitOnAddress", Some(e as i32)),
     }
 }
 
