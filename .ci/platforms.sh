@@ -51,9 +51,15 @@ run_check() {
     done
 }
 
-# The whole test suite on i686: 32-bit time_t, where far deadlines once busy-looped.
+# The whole test suite on i686: 32-bit time_t, where far deadlines once busy-looped. Left out:
+# no_alloc.rs's sleep_wakeup_100k_cycles_allocate_nothing, a throughput test (100,000
+# sleep/wake round trips against a yielding spinner, under a 120 s watchdog) with nothing
+# 32-bit about it: 5 s natively, but 21 s to over 120 s in an i686 debug build on the shared
+# 2-core machine (strace shows steady progress: one futex_time64 or futex wait and one wake
+# per cycle), so it would make the step flaky. The other no_alloc tests run.
 run_i686() {
-    step "i686 test suite" cargo test --target i686-unknown-linux-gnu --target-dir target/i686 --tests
+    step "i686 test suite" cargo test --target i686-unknown-linux-gnu --target-dir target/i686 --tests \
+        -- --skip sleep_wakeup_100k_cycles_allocate_nothing
 }
 
 # The whole test suite on aarch64 under qemu-user (weak memory ordering is emulated on the
