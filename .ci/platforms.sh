@@ -49,6 +49,9 @@ run_check() {
         *) step "check $t" cargo check --all-targets --target "$t" --target-dir target/cross ;;
         esac
     done
+    # OpenBSD is a tier-3 target (no prebuilt std): nightly builds std from rust-src.
+    step "check x86_64-unknown-openbsd (nightly -Zbuild-std, --lib --tests)" \
+        cargo +nightly check -Zbuild-std --lib --tests --target x86_64-unknown-openbsd --target-dir target/openbsd
 }
 
 # The whole test suite on i686: 32-bit time_t, where far deadlines once busy-looped. Left out:
