@@ -248,7 +248,7 @@ fn interrupt_outside_a_sleep_does_nothing() {
 /// is released (issue 9 item 5: on i686 it busy-looped).
 #[cfg(unix)]
 #[test]
-fn try_lock_for_a_huge_timeout_blocks_without_spinning_until_unlocked() {
+fn far_future_deadline_of_try_lock_for_a_huge_timeout_blocks_without_spinning_until_unlocked() {
     watchdog(HANG, || {
         for timeout in [Duration::MAX, Duration::from_secs(u64::MAX / 2), Duration::from_secs(1 << 32)] {
             let m = Arc::new(Mutex::new(0u32));
