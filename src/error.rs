@@ -5,7 +5,7 @@ use std::fmt;
 /// Why a sleep or a wakeup did not succeed.
 ///
 /// Each variant maps to the `errno` value OpenBSD's system calls return in the same case;
-/// [`Error::errno`] gives this platform's number for it.
+/// [`Error::errno`] gives this platform's number for it (on Windows, the C runtime's).
 ///
 /// ```
 /// use wchan::Error;
@@ -16,8 +16,11 @@ use std::fmt;
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Error {
-    /// A null id, a nanosecond field outside `0..1_000_000_000`, or an unknown clock id
-    /// (`EINVAL`). Nothing was queued and nothing was woken.
+    /// A null id, a nanosecond field outside `0..1_000_000_000`, or a clock id other than
+    /// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` (`EINVAL`). Nothing was queued and nothing was
+    /// woken. OpenBSD's `thrsleep` accepts every clock its `clock_gettime` knows, and checks
+    /// the id only when a timeout is given; wchan accepts the two clocks its parkers can keep
+    /// an absolute deadline on, whether or not a deadline is used (see [`crate::Clock::from_raw`]).
     InvalidArgument,
     /// The deadline passed before a wakeup arrived (`EWOULDBLOCK`).
     TimedOut,
@@ -55,7 +58,21 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl From<Error> for std::io::Error {
+    /// On Unix and WASI the `io::Error` carries [`Error::errno`] as its raw OS error. On
+    /// Windows a raw OS error is a Win32 error code, not an errno, so the `io::Error` carries
+    /// the matching `ErrorKind` and this error instead.
     fn from(e: Error) -> Self {
-        std::io::Error::from_raw_os_error(e.errno())
+        #[cfg(not(windows))]
+        return std::io::Error::from_raw_os_error(e.errno());
+        #[cfg(windows)]
+        {
+            let kind = match e {
+                Error::InvalidArgument => std::io::ErrorKind::InvalidInput,
+                Error::TimedOut => std::io::ErrorKind::WouldBlock,
+                Error::Interrupted => std::io::ErrorKind::Interrupted,
+                Error::NoWaiters => std::io::ErrorKind::NotFound,
+            };
+            std::io::Error::new(kind, e)
+        }
     }
 }

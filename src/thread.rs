@@ -1,5 +1,7 @@
-//! Thread sleep with POSIX `nanosleep(2)` / `sleep(3)` and WASI `thread_sleep` semantics:
-//! the sleep reports the time it did not sleep when a signal handler cuts it short.
+//! Thread sleep with POSIX `nanosleep(2)` / `sleep(3)` semantics: the sleep reports the time it
+//! did not sleep when a signal handler cuts it short. (WASI preview 1 has no thread sleep
+//! call of its own, only `poll_oneoff`; WASIX's `thread_sleep` returns an errno and no
+//! remainder, so it is not the model here.)
 //!
 //! A sleep is one state, "queued on a private key that nobody wakes", left in one of two ways:
 //!
@@ -11,13 +13,17 @@
 //! The deadline is an absolute point on `CLOCK_MONOTONIC`, computed once at the start, so
 //! setting the wall clock neither lengthens nor shortens a sleep, and an interrupted sleep
 //! reports exactly what remains of it. The thread blocks in the kernel (a futex wait on
-//! Linux) for the whole time: no busy waiting.
+//! Linux; `docs/platforms.md` lists the others) for the whole time: no busy waiting.
 //!
 //! On Linux any signal whose handler runs while the thread sleeps interrupts it, whether or
 //! not the handler was installed with `SA_RESTART` (as with `nanosleep`, which is never
 //! restarted). So does [`crate::interrupt`] called from a handler, which also catches a signal
-//! that lands just before the thread blocks. On other platforms (the portable parker, std's
-//! `thread::park_timeout`) signals do not interrupt a sleep: it always runs to its end.
+//! that lands just before the thread blocks. On FreeBSD, macOS 14.4+ and OpenBSD the parker
+//! waits on wchan's own word too, so [`crate::interrupt`] from a handler ends the sleep there;
+//! whether a handler that does not call it ends the sleep follows that kernel's restart rules
+//! (not checked here: `docs/platforms.md`). Windows has no signals. Under the portable parker (older
+//! macOS, other targets, `--cfg wchan_fallback_parker`) a signal does not interrupt a sleep:
+//! it runs to its end.
 
 use std::time::Duration;
 

@@ -5,7 +5,14 @@
 //!
 //! Signal dispositions are process-wide, so the file has one SIGUSR1 handler whose behaviour
 //! is chosen by `MODE`, and the signal tests hold `SIGNAL_TESTS` so they never overlap.
-#![cfg(target_os = "linux")]
+//!
+//! Unix only (Windows has no signals; `docs/platforms.md` says what `interrupt` means there).
+//! The signal tests that need a parker waiting on wchan's own word (Linux, FreeBSD, Apple,
+//! OpenBSD) are built only there; under the portable parker (`--cfg wchan_fallback_parker`,
+//! run on Linux by `.ci/platforms.sh`) the tests at the end assert its documented limits
+//! instead: a signal does not end an untimed blocked sleep, and `interrupt()` is seen at the
+//! thread's next return from std's park.
+#![cfg(unix)]
 mod common;
 
 use std::os::unix::thread::JoinHandleExt;
@@ -138,6 +145,10 @@ fn kill(thread: libc::pthread_t) {
     assert_eq!(unsafe { libc::pthread_kill(thread, libc::SIGUSR1) }, 0);
 }
 
+#[cfg(all(
+    not(wchan_fallback_parker),
+    any(target_os = "linux", target_os = "freebsd", target_vendor = "apple", target_os = "openbsd")
+))]
 /// Starts an untimed sleeper on its own channel (optionally with `ABORT` as its abort flag),
 /// waits until it is queued, then signals it until its sleep ends: every 20 ms without the
 /// flag (a signal that lands after the queueing but before the thread is in the kernel only
@@ -176,6 +187,10 @@ fn signal_a_sleeper(with_abort: bool) -> Result<(), Error> {
     r
 }
 
+#[cfg(all(
+    not(wchan_fallback_parker),
+    any(target_os = "linux", target_os = "freebsd", target_vendor = "apple", target_os = "openbsd")
+))]
 #[test]
 fn sigusr1_without_sa_restart_interrupts_an_untimed_sleep() {
     watchdog(HANG, || {
@@ -211,6 +226,10 @@ fn sigusr1_with_sa_restart_and_no_interrupt_does_not_end_the_sleep() {
     });
 }
 
+#[cfg(all(
+    not(wchan_fallback_parker),
+    any(target_os = "linux", target_os = "freebsd", target_vendor = "apple", target_os = "openbsd")
+))]
 #[test]
 fn handler_that_sets_abort_and_calls_interrupt_ends_the_sleep_with_sa_restart() {
     watchdog(HANG, || {
@@ -224,6 +243,10 @@ fn handler_that_sets_abort_and_calls_interrupt_ends_the_sleep_with_sa_restart() 
     });
 }
 
+#[cfg(all(
+    not(wchan_fallback_parker),
+    any(target_os = "linux", target_os = "freebsd", target_vendor = "apple", target_os = "openbsd")
+))]
 #[test]
 fn handler_that_sets_abort_and_calls_interrupt_ends_the_sleep_without_sa_restart() {
     watchdog(HANG, || {
@@ -240,6 +263,10 @@ fn handler_that_sets_abort_and_calls_interrupt_ends_the_sleep_without_sa_restart
 /// (A timed futex wait is not restarted after a handler, so it would hide a missed interrupt
 /// except in the narrow window between the flag check and the syscall.) A sleep that misses
 /// its signal is rescued by a wakeup after 2 s and fails the test.
+#[cfg(all(
+    not(wchan_fallback_parker),
+    any(target_os = "linux", target_os = "freebsd", target_vendor = "apple", target_os = "openbsd")
+))]
 #[test]
 fn signal_at_random_points_around_the_flag_check_always_ends_the_sleep() {
     const ROUNDS: usize = 400;
@@ -304,5 +331,89 @@ fn signal_at_random_points_around_the_flag_check_always_ends_the_sleep() {
         }
         let long = sleeper.join().unwrap().unwrap_or_else(|missed| panic!("{missed}"));
         eprintln!("random signals: {long} of {ROUNDS} sleeps lasted over 50 µs (signal found them blocked)");
+    });
+}
+
+/// The thread's scheduler state letter from `/proc/self/task/<tid>/stat` (`S`: asleep).
+#[cfg(all(wchan_fallback_parker, target_os = "linux"))]
+fn task_state(tid: libc::pid_t) -> u8 {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    stat.as_bytes()[stat.rfind(')').unwrap() + 2]
+}
+
+/// The portable parker's documented limit, asserted: it blocks in std's `park`, not on wchan's
+/// word, so neither a signal nor `interrupt()` from the handler ends an untimed sleep (with or
+/// without `SA_RESTART`); the interrupt is seen at the thread's next return from `park`, here
+/// forced with `Thread::unpark`, and the sleep then reports `Interrupted`.
+#[cfg(all(wchan_fallback_parker, target_os = "linux"))]
+#[test]
+fn portable_parker_a_signal_does_not_end_an_untimed_sleep_but_interrupt_is_seen_at_the_next_wake() {
+    watchdog(HANG, || {
+        for flags in [0, libc::SA_RESTART] {
+            let _serial = signal_test(flags, ABORT_AND_INTERRUPT);
+            let lock = Arc::new(SpinLock::new(false));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let sleeper = {
+                let lock = lock.clone();
+                std::thread::spawn(move || {
+                    // SAFETY: gettid has no preconditions.
+                    tx.send(unsafe { libc::gettid() }).unwrap();
+                    let mut g = lock.lock();
+                    *g = true;
+                    Sleep::on(&*lock).unlocking(g).abort_if(&ABORT).wait()
+                })
+            };
+            let tid = rx.recv().unwrap();
+            wait_until(HANG, "sleeper queued", || *lock.lock());
+            // Blocked in the kernel (std's park), past the abort-flag check.
+            wait_until(HANG, "sleeper blocked", || task_state(tid) == b'S');
+            let before = HANDLED.load(Ordering::SeqCst);
+            kill(sleeper.as_pthread_t());
+            wait_until(HANG, "the handler to run", || HANDLED.load(Ordering::SeqCst) > before);
+            assert!(ABORT.load(Ordering::SeqCst), "the handler set the flag and called interrupt()");
+            let since = std::time::Instant::now();
+            while since.elapsed() < Duration::from_millis(300) {
+                assert!(
+                    !sleeper.is_finished(),
+                    "flags {flags:#x}: the signal ended the sleep after {:?}",
+                    since.elapsed()
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            sleeper.thread().unpark();
+            assert_eq!(sleeper.join().unwrap(), Err(Error::Interrupted), "flags {flags:#x}");
+            assert_eq!(wakeup(&*lock, 0), Err(Error::NoWaiters), "the interrupted sleeper left the queue");
+        }
+    });
+}
+
+/// Under the portable parker a signal whose handler only counts leaves an untimed sleep
+/// queued, with or without `SA_RESTART`: the wakeup still finds it.
+#[cfg(all(wchan_fallback_parker, target_os = "linux"))]
+#[test]
+fn portable_parker_a_plain_signal_leaves_the_sleeper_queued_for_its_wakeup() {
+    watchdog(HANG, || {
+        for flags in [0, libc::SA_RESTART] {
+            let _serial = signal_test(flags, JUST_COUNT);
+            let lock = Arc::new(SpinLock::new(false));
+            let sleeper = {
+                let lock = lock.clone();
+                std::thread::spawn(move || {
+                    let mut g = lock.lock();
+                    *g = true;
+                    Sleep::on(&*lock).unlocking(g).wait()
+                })
+            };
+            wait_until(HANG, "sleeper queued", || *lock.lock());
+            for _ in 0..3 {
+                let before = HANDLED.load(Ordering::SeqCst);
+                kill(sleeper.as_pthread_t());
+                wait_until(HANG, "the handler to run", || HANDLED.load(Ordering::SeqCst) > before);
+            }
+            assert!(!sleeper.is_finished(), "flags {flags:#x}: a plain signal ended the sleep");
+            assert_eq!(wakeup(&*lock, 0), Ok(1), "flags {flags:#x}");
+            assert_eq!(sleeper.join().unwrap(), Ok(()));
+        }
     });
 }

@@ -8,6 +8,7 @@
 //! of the busy threads' keys hash to (checked with `wchan::park::bucket_index`). After fork
 //! the child calls only wchan and libc (no allocation, no panics: malloc's lock may be held
 //! by a copied-away thread), and reports by exit status.
+#![cfg(unix)] // fork(2): Unix only
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! Thread lifecycle (DESIGN invariant 6): sleeping and locking work from a thread-local
 //! destructor and from a thread that std did not spawn (raw `pthread_create`).
 //! Forking is in `tests/fork.rs`, a binary of its own.
+#![cfg_attr(not(unix), allow(unused_imports))] // Arc and wait_until serve the raw-pthread tests
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -89,12 +90,14 @@ fn sleep_and_lock_work_in_a_thread_local_destructor() {
     });
 }
 
+#[cfg(unix)] // raw pthreads
 struct RawThreadArgs {
     m: Arc<Mutex<u32>>,
     handshake: Arc<SpinLock<bool>>,
     result: AtomicU32,
 }
 
+#[cfg(unix)]
 extern "C" fn raw_thread_main(arg: *mut libc::c_void) -> *mut libc::c_void {
     // SAFETY: `arg` is the `RawThreadArgs` the test keeps alive until pthread_join returns.
     let args = unsafe { &*(arg as *const RawThreadArgs) };
@@ -104,6 +107,7 @@ extern "C" fn raw_thread_main(arg: *mut libc::c_void) -> *mut libc::c_void {
     std::ptr::null_mut()
 }
 
+#[cfg(unix)]
 #[test]
 fn sleep_and_lock_work_on_a_thread_not_spawned_by_std() {
     watchdog(HANG, || {
@@ -129,6 +133,7 @@ fn sleep_and_lock_work_on_a_thread_not_spawned_by_std() {
 }
 
 /// A raw thread contends a mutex with std threads: it parks and is woken like any other.
+#[cfg(unix)]
 #[test]
 fn raw_thread_parks_and_is_woken_on_a_contended_mutex() {
     struct Args {

@@ -31,6 +31,7 @@
 //! SAFETY (every `unsafe` call into `wchan::park` here): the key is an address this file owns
 //! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
 //! protocol of the primitive or test around it.
+#![cfg(unix)] // the workload includes real signals (SIGUSR1, pthread_kill)
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};

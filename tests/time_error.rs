@@ -33,7 +33,11 @@ fn display_is_distinct_and_meaningful() {
 fn error_converts_to_io_error_with_its_errno() {
     for e in ALL {
         let io: std::io::Error = e.into();
+        // On Windows a raw OS error is a Win32 code, not an errno: the kind carries it there.
+        #[cfg(not(windows))]
         assert_eq!(io.raw_os_error(), Some(e.errno()), "{e:?}");
+        #[cfg(windows)]
+        assert_eq!(io.raw_os_error(), None, "{e:?}");
     }
     let kind = |e: Error| std::io::Error::from(e).kind();
     assert_eq!(kind(Error::InvalidArgument), ErrorKind::InvalidInput);
@@ -43,7 +47,10 @@ fn error_converts_to_io_error_with_its_errno() {
     fn io_fn() -> std::io::Result<()> {
         Err(Error::NoWaiters)?
     }
+    #[cfg(not(windows))]
     assert_eq!(io_fn().unwrap_err().raw_os_error(), Some(libc::ESRCH));
+    #[cfg(windows)]
+    assert_eq!(io_fn().unwrap_err().kind(), ErrorKind::NotFound);
     let boxed: Box<dyn std::error::Error + Send + Sync> = Error::TimedOut.into();
     assert_eq!(boxed.to_string(), Error::TimedOut.to_string());
     assert!(boxed.source().is_none());
@@ -183,6 +190,7 @@ fn deadline_after_is_monotonic_and_saturates() {
 #[test]
 fn clocks_round_trip_their_raw_ids_and_tick() {
     for clock in [Clock::Realtime, Clock::Monotonic] {
+        #[cfg(unix)]
         assert_eq!(Clock::from_raw(clock.as_raw()), Ok(clock));
         let (a, b) = (clock.now(), clock.now());
         assert!(a.is_normalized() && b.is_normalized());
@@ -191,4 +199,64 @@ fn clocks_round_trip_their_raw_ids_and_tick() {
     let wall = Clock::Realtime.now();
     let std_wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     assert!((wall.sec - std_wall.as_secs() as i64).abs() <= 1, "{wall:?} vs {std_wall:?}");
+}
+
+/// Issue 9 item 5: a distance larger than a `Duration` holds saturates instead of wrapping
+/// (it gave 9223372035.85 s before).
+#[test]
+fn timespec_duration_since_saturates_at_duration_max_for_unnormalized_extremes() {
+    let t = Timespec::new;
+    assert_eq!(t(i64::MAX, i64::MAX).saturating_duration_since(t(i64::MIN, 0)), Duration::MAX);
+    assert_eq!(t(i64::MAX, i64::MAX).saturating_duration_since(t(i64::MIN, i64::MIN)), Duration::MAX);
+    assert_eq!(t(i64::MIN, 0).saturating_duration_since(t(i64::MAX, i64::MAX)), Duration::ZERO);
+    assert_eq!(t(i64::MIN, i64::MIN).saturating_duration_since(t(i64::MAX, i64::MAX)), Duration::ZERO);
+    // Just inside the range a Duration holds, the answer is exact.
+    assert_eq!(t(0, 1_000_000_000).saturating_duration_since(t(0, 0)), Duration::from_secs(1));
+    assert_eq!(t(1, -1).saturating_duration_since(t(0, 0)), Duration::from_nanos(MAX_NSEC as u64));
+    assert_eq!(t(0, i64::MAX).saturating_duration_since(t(0, i64::MIN)), Duration::new(18_446_744_073, 709_551_615));
+}
+
+/// Ordering, equality and hashing go by the time a timespec denotes, so unnormalized fields
+/// never compare field by field.
+#[test]
+fn timespec_compares_and_hashes_by_value_even_unnormalized() {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    let t = Timespec::new;
+    let hash = |ts: Timespec| {
+        let mut h = DefaultHasher::new();
+        ts.hash(&mut h);
+        h.finish()
+    };
+    let same = [(t(1, 0), t(0, 1_000_000_000)), (t(0, MAX_NSEC), t(1, -1)), (t(-1, 0), t(0, -1_000_000_000))];
+    for (a, b) in same {
+        assert_eq!(a, b);
+        assert_eq!(a.cmp(&b), std::cmp::Ordering::Equal);
+        assert_eq!(hash(a), hash(b), "{a:?} and {b:?} are equal, so they hash alike");
+    }
+    // Field by field, (0, 2e9) < (1, 0); by value it is 2 s > 1 s.
+    assert!(t(0, 2_000_000_000) > t(1, 0));
+    assert!(t(5, -1) < t(5, 0) && t(5, -1) > t(4, 999_999_998));
+    assert!(t(i64::MAX, i64::MIN) < t(i64::MAX, 0));
+    assert!(t(i64::MIN, i64::MAX) > t(i64::MIN, 0));
+    assert!(t(i64::MIN, i64::MIN) < t(i64::MIN, 0) && t(i64::MAX, i64::MAX) > t(i64::MAX, MAX_NSEC));
+    let mut v = vec![t(2, -1_500_000_000), t(0, 0), t(1, -1), t(-1, 1_999_999_999)];
+    v.sort();
+    assert_eq!(v, [t(0, 0), t(0, 500_000_000), t(0, MAX_NSEC), t(0, MAX_NSEC)]);
+}
+
+/// Adding to or subtracting from an unnormalized timespec is exact and saturating at the
+/// extremes of i64, never a wrap.
+#[test]
+fn timespec_add_and_sub_of_unnormalized_extremes_saturate() {
+    let t = Timespec::new;
+    let (end, start) = (t(i64::MAX, MAX_NSEC), t(i64::MIN, 0));
+    assert_eq!(t(i64::MAX, i64::MAX).saturating_add(Duration::ZERO), end);
+    assert_eq!(t(i64::MAX, i64::MAX).saturating_add(Duration::MAX), end);
+    assert_eq!(t(i64::MIN, i64::MIN).saturating_sub(Duration::ZERO), start);
+    assert_eq!(t(i64::MIN, i64::MIN).saturating_sub(Duration::MAX), start);
+    assert_eq!(t(i64::MIN, i64::MIN).saturating_add(Duration::MAX), t(9_223_372_027_631_403_771, 145_224_191));
+    assert_eq!(t(1, -1).saturating_add(Duration::from_nanos(1)), t(1, 0));
+    assert_eq!(t(0, 3_000_000_001).saturating_sub(Duration::from_secs(1)), t(2, 1));
+    assert!(t(3, -7).saturating_add(Duration::ZERO).is_normalized());
 }

@@ -2,10 +2,27 @@
 //!
 //! `FUTEX_WAIT_BITSET` measures an absolute timeout against `CLOCK_MONOTONIC`, or against
 //! `CLOCK_REALTIME` when `FUTEX_CLOCK_REALTIME` is set, so a wall-clock deadline follows
-//! `settimeofday` the way OpenBSD measures a sleep against its `clock_id`.
+//! `settimeofday` even while the thread is blocked: the sleep ends when the wall clock reaches
+//! the deadline. (OpenBSD's `thrsleep` converts its deadline into a relative timeout on entry
+//! instead, so there a clock change moves nothing; the portable parker re-measures only at
+//! each return. See `docs/platforms.md`.)
+//!
+//! **32-bit `time_t`** (i686, armv7 with glibc): `libc::timespec` cannot hold a deadline past
+//! January 2038, and casting one would wrap (`i64::MAX` seconds became -1, which the kernel
+//! rejects with `EINVAL`). There the wait uses `futex_time64` (Linux 5.1 on), whose timespec
+//! has 64-bit fields, so the absolute deadline reaches the kernel unchanged. On an older
+//! kernel (`ENOSYS`) the wait falls back, once and for the rest of the process, to a relative
+//! `FUTEX_WAIT` of the time left, clamped to what `time_t` holds and re-measured after every
+//! return: never early, no busy loop, but like the portable parker a wall-clock change made
+//! while blocked is seen only at the next return.
+//!
+//! Any error the kernel should never give for a live word and a valid timespec (`EINVAL`,
+//! `EFAULT`, `ENOSYS` on 64-bit) aborts the process: treating it as a spurious return would
+//! busy-loop, treating it as a timeout would end a sleep early, and unwinding is not an option
+//! while this thread's waiter node is queued on its stack.
 
 use super::Blocked;
-use crate::loom::AtomicU32;
+use crate::loom::{AtomicBool, AtomicU32, Ordering};
 use crate::time::{Clock, Deadline};
 
 /// Futex operations without `FUTEX_PRIVATE_FLAG`.
@@ -13,8 +30,8 @@ use crate::time::{Clock, Deadline};
 /// Recent Linux kernels (6.16 on; seen on 6.18 here) hash private futexes into a per-process
 /// table sized from the number of online CPUs (16 slots on this 2-CPU machine, read back with
 /// `prctl(PR_FUTEX_HASH)`), so with thousands of threads asleep every wait and wake walks a
-/// chain of hundreds of kernel entries: a wake/sleep round trip measured 2.5x
-/// slower with 10,000 other threads asleep. Shared futex operations use the global hash (256
+/// chain of hundreds of kernel entries: a wake/sleep round trip measured 7.8x
+/// slower with 10,000 other threads asleep (median of three runs). Shared futex operations use the global hash (256
 /// slots per CPU), which keeps that ratio near 1x for the cost of a page lookup per call;
 /// for anonymous memory the key is still per process, so fork and other processes are
 /// unaffected. Numbers and commands: `docs/design.md`, "The parker". Build with
@@ -38,46 +55,110 @@ impl Handle {
     }
 }
 
+/// `struct __kernel_timespec`: the kernel's 64-bit timespec, the layout of `libc::timespec`
+/// wherever `time_t` is 64 bits, and the one `futex_time64` reads on 32-bit targets.
+#[repr(C)]
+struct KernelTimespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+/// Whether this target's `time_t` is 32 bits wide (i686, armv7 with glibc).
+const NARROW_TIME_T: bool = std::mem::size_of::<libc::time_t>() < 8;
+
+/// The futex system call that takes a `KernelTimespec`: `futex` where `time_t` is 64 bits,
+/// `futex_time64` (number 422 on every 32-bit Linux architecture, from the generic syscall
+/// table of Linux 5.1; the libc crate does not name it for i686 or arm) where it is 32.
+#[allow(clippy::useless_conversion)] // c_long is i64 on 64-bit targets
+const SYS_FUTEX_WIDE: libc::c_long = if NARROW_TIME_T { 422 } else { libc::SYS_futex };
+
+/// Set once a 32-bit target's kernel has answered `ENOSYS` to `futex_time64` (before 5.1).
+static NO_FUTEX_TIME64: AtomicBool = AtomicBool::new(false);
+
 pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>, _: &Handle) -> Blocked {
-    let mut op = WAIT;
-    let ts;
-    let timeout = match deadline {
-        None => std::ptr::null(),
-        Some(d) => {
-            if d.clock() == Clock::Realtime {
-                op |= libc::FUTEX_CLOCK_REALTIME;
-            }
-            // A deadline before the epoch has passed on both clocks: the kernel would reject
-            // a negative tv_sec with EINVAL, so report the timeout here.
-            if d.at().sec < 0 {
-                return Blocked::TimedOut;
-            }
-            ts = libc::timespec { tv_sec: d.at().sec as libc::time_t, tv_nsec: d.at().nsec as libc::c_long };
-            &ts as *const libc::timespec
-        }
+    let Some(d) = deadline else {
+        // SAFETY: `word` is a live, aligned u32 for the whole call; a null timeout is valid.
+        let rc = unsafe { futex_wait(libc::SYS_futex, word, WAIT, expected, std::ptr::null::<u8>()) };
+        return outcome(rc, None);
     };
-    // SAFETY: `word` is a live, aligned u32 for the whole call; `timeout` is null or points at
-    // `ts`, which outlives the call; uaddr2 is unused by FUTEX_WAIT_BITSET.
+    // A deadline before the epoch has passed on both clocks: the kernel would reject a
+    // negative tv_sec with EINVAL, so report the timeout here.
+    if d.at().sec < 0 {
+        return Blocked::TimedOut;
+    }
+    if NARROW_TIME_T && NO_FUTEX_TIME64.load(Ordering::Relaxed) {
+        return block_relative(word, expected, d);
+    }
+    let op = if d.clock() == Clock::Realtime { WAIT | libc::FUTEX_CLOCK_REALTIME } else { WAIT };
+    let ts = KernelTimespec { tv_sec: d.at().sec, tv_nsec: d.at().nsec };
+    // SAFETY: `word` is a live, aligned u32 for the whole call; `ts` is a 64-bit timespec that
+    // outlives the call, the layout `SYS_FUTEX_WIDE` reads.
+    let rc = unsafe { futex_wait(SYS_FUTEX_WIDE, word, op, expected, &ts) };
+    if NARROW_TIME_T && rc == Err(libc::ENOSYS) {
+        // Relaxed: a cache of a fact about the kernel; a thread that misses it asks again.
+        NO_FUTEX_TIME64.store(true, Ordering::Relaxed);
+        return block_relative(word, expected, d);
+    }
+    outcome(rc, None)
+}
+
+/// The pre-5.1 path of a 32-bit target: `FUTEX_WAIT` (relative, measured on the monotonic
+/// clock) for the time left, clamped to `time_t`. A timeout counts only once the deadline has
+/// passed on its own clock; before that it is a spurious return and the caller waits again.
+fn block_relative(word: &AtomicU32, expected: u32, d: &Deadline) -> Blocked {
+    let left = d.remaining();
+    if left.is_zero() {
+        return Blocked::TimedOut;
+    }
+    #[allow(clippy::unnecessary_cast)] // time_t is i64 on the targets that never come here
+    let max_sec = if NARROW_TIME_T { i32::MAX as u64 } else { i64::MAX as u64 };
+    let ts = libc::timespec {
+        tv_sec: left.as_secs().min(max_sec) as libc::time_t,
+        tv_nsec: left.subsec_nanos() as libc::c_long,
+    };
+    let op = libc::FUTEX_WAIT | (WAIT & libc::FUTEX_PRIVATE_FLAG);
+    // SAFETY: `word` is a live, aligned u32 for the whole call; `ts` is a valid relative
+    // timespec of this target's layout, which plain `futex` reads, and outlives the call.
+    let rc = unsafe { futex_wait(libc::SYS_futex, word, op, expected, &ts) };
+    outcome(rc, Some(d))
+}
+
+/// One futex wait; `Err(errno)` when the kernel reports an error.
+///
+/// # Safety
+/// `timeout` is null or points at a timespec of the layout system call `nr` reads, alive for
+/// the call.
+unsafe fn futex_wait<T>(
+    nr: libc::c_long,
+    word: &AtomicU32,
+    op: libc::c_int,
+    expected: u32,
+    timeout: *const T,
+) -> Result<(), i32> {
+    // SAFETY: `word` is a live, aligned u32 (a reference); the caller vouches for `timeout`;
+    // uaddr2 is unused by FUTEX_WAIT and FUTEX_WAIT_BITSET.
     let rc = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            op,
-            expected,
-            timeout,
-            std::ptr::null::<u32>(),
-            libc::FUTEX_BITSET_MATCH_ANY,
-        )
+        libc::syscall(nr, word.as_ptr(), op, expected, timeout, std::ptr::null::<u32>(), libc::FUTEX_BITSET_MATCH_ANY)
     };
     if rc == 0 {
-        return Blocked::Returned;
+        return Ok(());
     }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::ETIMEDOUT) => Blocked::TimedOut,
-        Some(libc::EINTR) => Blocked::Signalled,
-        // EAGAIN: the word changed before we slept. Anything else cannot happen for a valid
-        // word and timespec; the caller re-reads the word either way, so no busy loop.
-        _ => Blocked::Returned,
+    Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// What a wait's result means; `relative` is the deadline of a relative wait, whose timeout
+/// is only a hint.
+fn outcome(rc: Result<(), i32>, relative: Option<&Deadline>) -> Blocked {
+    match rc {
+        Ok(()) => Blocked::Returned,
+        Err(libc::ETIMEDOUT) => match relative {
+            Some(d) if !d.has_passed() => Blocked::Returned,
+            _ => Blocked::TimedOut,
+        },
+        Err(libc::EINTR) => Blocked::Signalled,
+        // The word changed before we slept: the caller re-reads it.
+        Err(libc::EAGAIN) => Blocked::Returned,
+        Err(e) => super::unexpected_error("futex wait", Some(e)),
     }
 }
 

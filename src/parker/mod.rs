@@ -15,20 +15,70 @@
 //! reads the node again; it may still issue a kernel wake on the word's address, which is
 //! harmless if the sleeper has returned (a spurious wake that every futex user tolerates).
 //!
-//! The backend that blocks is chosen at build time: `futex.rs` on Linux (absolute deadlines
-//! on either clock, `EINTR` reported), `fallback.rs` elsewhere (std park/unpark),
-//! `loom.rs` under `--cfg loom`.
+//! The backend that blocks is chosen at build time; each native one waits on this word
+//! itself, so a change of the word (a wake, or `interrupt()` from a signal handler) ends the
+//! block:
+//!
+//! | target                         | file          | kernel wait                                   |
+//! |--------------------------------|---------------|-----------------------------------------------|
+//! | Linux                          | `futex.rs`    | `FUTEX_WAIT_BITSET`, absolute, either clock   |
+//! | FreeBSD                        | `umtx.rs`     | `_umtx_op(UMTX_OP_WAIT_UINT_PRIVATE)`, absolute |
+//! | macOS, iOS (14.4 / 17.4 on)    | `apple.rs`    | `os_sync_wait_on_address_with_deadline`       |
+//! | Windows                        | `windows.rs`  | `WaitOnAddress`, relative, recomputed         |
+//! | OpenBSD                        | `openbsd.rs`  | `futex(2)` `FUTEX_WAIT`, relative, recomputed |
+//! | wasm without threads           | `wasm.rs`     | none: one thread, sleeps until the deadline   |
+//! | anything else, older Apple OSes, `--cfg wchan_fallback_parker` | `fallback.rs` | std's `park_timeout` (no kernel wait on the word) |
+//! | `--cfg loom`                   | `loom.rs`     | loom's park                                   |
+//!
+//! `docs/platforms.md` says which guarantee holds on which and how each is checked.
 
 use crate::loom::{AtomicU32, Ordering};
 use crate::time::Deadline;
 
-#[cfg(all(target_os = "linux", not(loom), not(wchan_fallback_parker)))]
+#[cfg(all(not(loom), not(wchan_fallback_parker), target_os = "linux"))]
 #[path = "futex.rs"]
 mod sys;
 
-#[cfg(all(not(loom), any(not(target_os = "linux"), wchan_fallback_parker)))]
+#[cfg(all(not(loom), not(wchan_fallback_parker), target_os = "freebsd"))]
+#[path = "umtx.rs"]
+mod sys;
+
+#[cfg(all(not(loom), not(wchan_fallback_parker), target_vendor = "apple"))]
+#[path = "apple.rs"]
+mod sys;
+
+#[cfg(all(not(loom), not(wchan_fallback_parker), windows))]
+#[path = "windows.rs"]
+mod sys;
+
+#[cfg(all(not(loom), not(wchan_fallback_parker), target_os = "openbsd"))]
+#[path = "openbsd.rs"]
+mod sys;
+
+#[cfg(all(not(loom), not(wchan_fallback_parker), target_family = "wasm", not(target_feature = "atomics")))]
+#[path = "wasm.rs"]
+mod sys;
+
+#[cfg(all(
+    not(loom),
+    any(
+        wchan_fallback_parker,
+        not(any(
+            target_os = "linux",
+            target_os = "freebsd",
+            target_vendor = "apple",
+            windows,
+            target_os = "openbsd",
+            all(target_family = "wasm", not(target_feature = "atomics"))
+        ))
+    )
+))]
 #[path = "fallback.rs"]
 mod sys;
+
+/// The Apple backend falls back to the portable one on releases without `os_sync`.
+#[cfg(all(not(loom), not(wchan_fallback_parker), target_vendor = "apple"))]
+mod fallback;
 
 #[cfg(loom)]
 #[path = "loom.rs"]
@@ -46,7 +96,14 @@ pub(crate) enum Blocked {
     /// The deadline passed.
     TimedOut,
     /// A signal handler ran while the thread was in the kernel (`EINTR`).
-    #[cfg_attr(any(loom, wchan_fallback_parker, not(target_os = "linux")), allow(dead_code))]
+    #[cfg_attr(
+        any(
+            loom,
+            wchan_fallback_parker,
+            not(any(target_os = "linux", target_os = "freebsd", target_vendor = "apple", target_os = "openbsd"))
+        ),
+        allow(dead_code)
+    )]
     Signalled,
 }
 
@@ -145,4 +202,33 @@ impl Unparker {
         // kernel (or wakes a thread handle it owns), never dereferences it.
         sys::wake(self.word, &self.handle);
     }
+}
+
+/// A kernel wait failed in a way it cannot for a live word and a valid timeout. Returning
+/// would either busy-loop (as a spurious return) or end a sleep early (as a timeout), and
+/// unwinding is not possible while this thread's waiter node is queued on its stack: abort.
+#[cfg(not(loom))]
+#[cold]
+#[allow(dead_code)] // the portable and wasm backends have no kernel wait that can fail
+fn unexpected_error(what: &str, errno: Option<i32>) -> ! {
+    use std::io::Write;
+    // Unbuffered stderr and digits on the stack: no allocation.
+    let mut digits = [0u8; 12];
+    let mut at = digits.len();
+    let mut n = errno.unwrap_or(0).unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut err = std::io::stderr();
+    let _ = err.write_all(b"wchan: ");
+    let _ = err.write_all(what.as_bytes());
+    let _ = err.write_all(b" failed with error ");
+    let _ = err.write_all(&digits[at..]);
+    let _ = err.write_all(b", which it cannot give for a live word and a valid timeout (a wchan bug); aborting\n");
+    std::process::abort()
 }
