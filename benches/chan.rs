@@ -21,7 +21,7 @@ mod workloads;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use workloads::{roundtrip, scaled, Chan, PlcPark, Sleepers, WchanPark, WchanSleep};
+use workloads::{roundtrip, scaled, Chan, Pin, PlcPark, Sleepers, WchanPark, WchanSleep};
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -33,7 +33,7 @@ fn wakeup_empty(c: &mut Criterion) {
 }
 
 fn one<C: Chan>(g: &mut Group<'_>, id: BenchmarkId) {
-    g.bench_function(id, |b| b.iter_custom(|n| scaled(n, roundtrip::<C>(n))));
+    g.bench_function(id, |b| b.iter_custom(|n| scaled(n, roundtrip::<C>(Pin::SameCpu, n))));
 }
 
 fn sleep_wake_roundtrip(c: &mut Criterion) {

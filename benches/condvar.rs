@@ -21,7 +21,7 @@ mod workloads;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use workloads::{scaled, PlM, StdM, WchanM};
+use workloads::{scaled, Pin, PlM, StdM, WchanM};
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -43,7 +43,7 @@ macro_rules! group {
 fn benches(c: &mut Criterion) {
     group!(c, "condvar_notify_one_empty", notify_empty);
     group!(c, "condvar_notify_all_empty", notify_all_empty);
-    group!(c, "condvar_pingpong", pingpong);
+    group!(c, "condvar_pingpong", pingpong, Pin::SameCpu);
     group!(c, "condvar_notify_all_8", notify_all, 8, false);
     group!(c, "condvar_notify_all_8_long", notify_all, 8, true);
     group!(c, "queue_mpmc_4x4", queue_mpmc, 4, 4);

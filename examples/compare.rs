@@ -20,10 +20,13 @@ use std::time::{Duration, Instant};
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
 
-use workloads::{roundtrip, wakeup_empty_plc, wakeup_empty_wchan, PlM, PlcPark, Sleepers, StdM, WchanM, WchanSleep};
+use workloads::{
+    roundtrip, wakeup_empty_plc, wakeup_empty_wchan, Pin, PlM, PlcPark, Sleepers, StdM, WchanM, WchanSleep,
+};
 
-const USAGE: &str = "usage: compare [--quick] [--csv] [--chart FILE.svg]
+const USAGE: &str = "usage: compare [--quick] [--csv] [--only TEXT] [--chart FILE.svg]
   --quick        fewer and shorter samples (under 20 s)
+  --only TEXT    only what `CASE/IMPL` (e.g. `pool_jobs_8/wchan`) contains TEXT
   --csv          print `case,impl,median,unit` lines instead of a table
   --chart FILE   only measure contended mutex throughput at 1, 2, 4 and 8 threads and
                  draw it as an SVG chart in FILE";
@@ -47,12 +50,19 @@ struct Row {
 }
 
 fn main() -> ExitCode {
-    let (mut quick, mut csv, mut chart) = (false, false, None);
+    let (mut quick, mut csv, mut chart, mut only) = (false, false, None, String::new());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--csv" => csv = true,
+            "--only" => match args.next() {
+                Some(text) => only = text,
+                None => {
+                    eprintln!("compare: --only needs a text\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             "--chart" => match args.next() {
                 Some(file) => chart = Some(file),
                 None => {
@@ -85,7 +95,7 @@ fn main() -> ExitCode {
         };
     }
     let started = Instant::now();
-    let rows = run_all(&plan);
+    let rows = run_all(&plan, &only);
     if csv {
         println!("case,impl,median,unit");
         for r in &rows {
@@ -130,9 +140,13 @@ macro_rules! mutexes {
     };
 }
 
-fn run_all(plan: &Plan) -> Vec<Row> {
+fn run_all(plan: &Plan, only: &str) -> Vec<Row> {
     let mut rows = Vec::new();
-    let mut case = |case: &'static str, unit: &'static str, runners: Vec<Runner<'_>>| {
+    let mut case = |case: &'static str, unit: &'static str, mut runners: Vec<Runner<'_>>| {
+        runners.retain(|(imp, _)| format!("{case}/{imp}").contains(only));
+        if runners.is_empty() {
+            return;
+        }
         for (imp, median) in measure(plan, runners) {
             eprintln!("  {case:<26} {imp:<17} {median:>10.1} {unit}");
             rows.push(Row { case, imp, median, unit });
@@ -143,21 +157,26 @@ fn run_all(plan: &Plan) -> Vec<Row> {
     case("mutex_contended_8", "ns", mutexes!(contended, 8, 1));
     case("mutex_many_locks_4", "ns", mutexes!(contended, 4, 64));
     case("condvar_notify_empty", "ns", monitors!(notify_empty));
-    case("condvar_pingpong", "ns", monitors!(pingpong));
+    case("condvar_pingpong", "ns", monitors!(pingpong, Pin::SameCpu));
     case("condvar_notify_all_8", "ns", monitors!(notify_all, 8, false));
     case("condvar_notify_all_8_long", "ns", monitors!(notify_all, 8, true));
     case("queue_mpmc_4x4", "ns", monitors!(queue_mpmc, 4, 4));
     case("pool_jobs_8", "ns", monitors!(pool_jobs, 8));
     case("wakeup_empty", "ns", vec![runner("wchan", wakeup_empty_wchan), runner("parking_lot_core", wakeup_empty_plc)]);
-    case(
-        "sleep_wake_roundtrip",
-        "ns",
-        vec![runner("wchan", roundtrip::<WchanSleep>), runner("parking_lot_core", roundtrip::<PlcPark>)],
-    );
-    case("wake_latency_0", "ns", vec![runner("wchan", roundtrip::<WchanSleep>)]);
-    let others = Sleepers::start(10_000, "wchan");
-    case("wake_latency_10000", "ns", vec![runner("wchan", roundtrip::<WchanSleep>)]);
-    others.stop();
+    let roundtrips = |pin| {
+        vec![
+            runner("wchan", move |n| roundtrip::<WchanSleep>(pin, n)),
+            runner("parking_lot_core", move |n| roundtrip::<PlcPark>(pin, n)),
+        ]
+    };
+    case("sleep_wake_roundtrip", "ns", roundtrips(Pin::SameCpu));
+    case("sleep_wake_roundtrip_2cpu", "ns", roundtrips(Pin::TwoCpus));
+    case("wake_latency_0", "ns", vec![runner("wchan", |n| roundtrip::<WchanSleep>(Pin::SameCpu, n))]);
+    if "wake_latency_10000/wchan".contains(only) {
+        let others = Sleepers::start(10_000, "wchan");
+        case("wake_latency_10000", "ns", vec![runner("wchan", |n| roundtrip::<WchanSleep>(Pin::SameCpu, n))]);
+        others.stop();
+    }
 
     let mut sizes = |case: &'static str, values: [(&'static str, usize); 3]| {
         for (imp, bytes) in values {

@@ -95,19 +95,27 @@ pub fn contended<L: Lock>(threads: usize, locks: usize, n: u64) -> (Duration, u6
             thread::spawn(move || {
                 let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1));
                 barrier.wait();
+                let start = Instant::now();
                 for _ in 0..per_thread {
                     let i = if locks.len() == 1 { 0 } else { rng.below(locks.len()) };
                     locks[i].bump();
                 }
+                (start, Instant::now())
             })
         })
         .collect();
     barrier.wait();
-    let start = Instant::now();
-    for h in handles {
-        h.join().unwrap();
-    }
-    (start.elapsed(), per_thread * threads as u64)
+    (span(handles), per_thread * threads as u64)
+}
+
+/// From the first thread's start to the last one's end. Each thread reads the clock itself
+/// after the barrier: a main thread that is descheduled once it has released the barrier
+/// (on a loaded machine) would otherwise start the clock late and report too little time.
+fn span(handles: Vec<thread::JoinHandle<(Instant, Instant)>>) -> Duration {
+    let times: Vec<(Instant, Instant)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let start = times.iter().map(|t| t.0).min().expect("at least one thread");
+    let end = times.iter().map(|t| t.1).max().expect("at least one thread");
+    end - start
 }
 
 /// A small per-thread random number generator (xorshift64).
@@ -228,31 +236,23 @@ pub fn notify_all_empty<M: Monitor<()>>(n: u64) -> (Duration, u64) {
 
 /// `n` round trips main -> partner -> main: each side sets the turn to the other under the
 /// mutex, notifies the other's condvar and waits on its own until the turn is back.
-pub fn pingpong<M: Monitor<u32>>(n: u64) -> (Duration, u64) {
-    let m = Arc::new(M::new(0));
-    let barrier = Arc::new(Barrier::new(2));
-    let partner = {
-        let (m, barrier) = (m.clone(), barrier.clone());
-        thread::spawn(move || {
-            barrier.wait();
-            for _ in 0..n {
-                let mut turn = m.wait_while(1, m.lock(), |t| *t != 1);
-                *turn = 0;
-                m.notify_one(0);
-            }
-        })
-    };
-    barrier.wait();
-    let start = Instant::now();
-    for _ in 0..n {
-        let mut turn = m.lock();
-        *turn = 1;
-        m.notify_one(1);
-        drop(m.wait_while(0, turn, |t| *t != 0));
-    }
-    let took = start.elapsed();
-    partner.join().unwrap();
-    (took, n)
+pub fn pingpong<M: Monitor<u32>>(pin: Pin, n: u64) -> (Duration, u64) {
+    exchange(
+        n,
+        pin,
+        M::new(0),
+        |m| {
+            let mut turn = m.lock();
+            *turn = 1;
+            m.notify_one(1);
+            drop(m.wait_while(0, turn, |t| *t != 0));
+        },
+        |m| {
+            let mut turn = m.wait_while(1, m.lock(), |t| *t != 1);
+            *turn = 0;
+            m.notify_one(0);
+        },
+    )
 }
 
 /// The state of a broadcast round.
@@ -337,12 +337,14 @@ pub fn queue_mpmc<M: Monitor<Queue>>(producers: usize, consumers: usize, n: u64)
         let (m, barrier) = (m.clone(), barrier.clone());
         handles.push(thread::spawn(move || {
             barrier.wait();
+            let start = Instant::now();
             for i in 0..per_producer {
                 let mut q = m.wait_while(1, m.lock(), |q| q.items.len() == QUEUE_CAPACITY);
                 q.items.push_back(i ^ p as u64);
                 drop(q);
                 m.notify_one(0);
             }
+            (start, Instant::now())
         }));
     }
     for c in 0..consumers {
@@ -350,6 +352,7 @@ pub fn queue_mpmc<M: Monitor<Queue>>(producers: usize, consumers: usize, n: u64)
         let mine = if c == 0 { total - share * (consumers as u64 - 1) } else { share };
         handles.push(thread::spawn(move || {
             barrier.wait();
+            let start = Instant::now();
             let mut sum = 0u64;
             for _ in 0..mine {
                 let mut q = m.wait_while(0, m.lock(), |q| q.items.is_empty());
@@ -358,14 +361,11 @@ pub fn queue_mpmc<M: Monitor<Queue>>(producers: usize, consumers: usize, n: u64)
                 m.notify_one(1);
             }
             black_box(sum);
+            (start, Instant::now())
         }));
     }
     barrier.wait();
-    let start = Instant::now();
-    for h in handles {
-        h.join().unwrap();
-    }
-    (start.elapsed(), total)
+    (span(handles), total)
 }
 
 /// A job pool's state.
@@ -551,28 +551,129 @@ impl<P: ParkLib> Chan for AtomicTurn<P> {
 }
 
 /// `n` round trips: main wakes the partner, which wakes main at once.
-pub fn roundtrip<C: Chan>(n: u64) -> (Duration, u64) {
-    let chan = Arc::new(C::default());
+pub fn roundtrip<C: Chan>(pin: Pin, n: u64) -> (Duration, u64) {
+    exchange(
+        n,
+        pin,
+        C::default(),
+        |c| {
+            c.give(1);
+            c.take(0);
+        },
+        |c| {
+            c.take(1);
+            c.give(0);
+        },
+    )
+}
+
+/// Where the two threads of a round-trip workload run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// Wherever the scheduler puts them.
+    Free,
+    /// Both on one CPU (the first the process may use): every wake is a switch on that CPU,
+    /// never a wake of another, idle CPU. Measures the library's own path.
+    SameCpu,
+    /// On two different CPUs: every wake crosses to the other CPU (which is idle by then).
+    TwoCpus,
+}
+
+/// `n` steps of `main` on this thread against `n` of `partner` on another, both on `shared`,
+/// placed as `pin` says; the time of main's steps.
+fn exchange<T: Send + Sync + 'static>(
+    n: u64,
+    pin: Pin,
+    shared: T,
+    main: impl Fn(&T),
+    partner: impl Fn(&T) + Send + 'static,
+) -> (Duration, u64) {
+    let shared = Arc::new(shared);
     let barrier = Arc::new(Barrier::new(2));
-    let partner = {
-        let (chan, barrier) = (chan.clone(), barrier.clone());
+    let restore = affinity::get();
+    let cpus = affinity::allowed();
+    let (main_cpu, partner_cpu) = match (pin, cpus.as_slice()) {
+        (Pin::SameCpu, [a, ..]) => (Some(*a), Some(*a)),
+        (Pin::TwoCpus, [a, b, ..]) => (Some(*a), Some(*b)),
+        _ => (None, None),
+    };
+    let other = {
+        let (shared, barrier) = (shared.clone(), barrier.clone());
         thread::spawn(move || {
+            if let Some(cpu) = partner_cpu {
+                affinity::pin(cpu);
+            }
             barrier.wait();
             for _ in 0..n {
-                chan.take(1);
-                chan.give(0);
+                partner(&shared);
             }
         })
     };
+    if let Some(cpu) = main_cpu {
+        affinity::pin(cpu);
+    }
     barrier.wait();
     let start = Instant::now();
     for _ in 0..n {
-        chan.give(1);
-        chan.take(0);
+        main(&shared);
     }
     let took = start.elapsed();
-    partner.join().unwrap();
+    other.join().unwrap();
+    affinity::set(&restore);
     (took, n)
+}
+
+/// Thread CPU affinity (Linux); elsewhere nothing is pinned and every [`Pin`] runs as `Free`.
+mod affinity {
+    #[cfg(target_os = "linux")]
+    pub type Mask = libc::cpu_set_t;
+    #[cfg(not(target_os = "linux"))]
+    pub type Mask = ();
+
+    /// The calling thread's mask.
+    pub fn get() -> Mask {
+        #[cfg(target_os = "linux")]
+        // SAFETY: a zeroed cpu_set_t is valid; the size passed is its own.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+            set
+        }
+    }
+
+    /// Restores a mask from [`get`].
+    pub fn set(mask: &Mask) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: the mask is a valid cpu_set_t of the size passed.
+        unsafe {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), mask);
+        }
+        let _ = mask;
+    }
+
+    /// The CPUs the calling thread may run on, lowest first.
+    pub fn allowed() -> Vec<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            let set = get();
+            // SAFETY: CPU_ISSET reads a valid cpu_set_t within its size.
+            (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect()
+        }
+        #[cfg(not(target_os = "linux"))]
+        Vec::new()
+    }
+
+    /// Pins the calling thread to `cpu`.
+    pub fn pin(cpu: usize) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes within it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+        let _ = cpu;
+    }
 }
 
 /// Threads asleep on ids of their own, none of which a measured round trip uses.

@@ -27,6 +27,16 @@
 //! mutex's key (a *requeue*), so they are woken one by one as the mutex is unlocked, and the
 //! herd never stampedes for a lock only one of them can hold. A requeued waiter's `park`
 //! returns with the mutex's token: `TOKEN_HANDOFF` means the unlocker handed it the lock.
+//!
+//! The mutex's `PARKED` bit (see its module) when waiters are moved onto it:
+//! - mutex held at the notify: `RequeueOne`/`RequeueAll`, and `PARKED` is set in the same
+//!   atomic step that sees `LOCKED` (`mark_parked_if_locked`), so the owner's unlock takes the
+//!   slow path and wakes one of them;
+//! - mutex free: the oldest waiter is woken to take it (`UnparkOne`, or
+//!   `UnparkOneRequeueRest` with `PARKED` set, under the locks, only if others were moved),
+//!   and its own unlock wakes the next. A free mutex is never marked for nothing, so a notify
+//!   after the unlock (the usual producer pattern) leaves the mutex's fast paths and spinning
+//!   intact.
 
 use std::cell::Cell;
 use std::fmt;
@@ -333,9 +343,9 @@ impl Condvar {
             // SAFETY: as in `notify_all`: the state still holds the address under the
             // condvar's bucket lock, so a queued waiter's guard keeps the mutex alive.
             let mutex = unsafe { &*(mutex_addr as *const RawMutex) };
-            // PARKED before looking at LOCKED, for the reason given in `notify_all`.
-            mutex.mark_parked();
-            if mutex.locked() {
+            // PARKED only if LOCKED, in one atomic step (see `mark_parked_if_locked`): a free
+            // mutex keeps its fast paths.
+            if mutex.mark_parked_if_locked() {
                 RequeueOp::RequeueOne
             } else {
                 RequeueOp::UnparkOne
@@ -389,25 +399,34 @@ impl Condvar {
             debug_assert_eq!(mutex.park_key(), mutex_key);
             // Every waiter leaves this key now: woken or moved.
             self.state.store(0, Ordering::Relaxed);
-            // Set PARKED *before* looking at LOCKED. If the lock is held now, its owner's
-            // unlock must see PARKED and take the slow path, which needs the mutex's bucket
-            // lock we hold, so it finds the moved waiters. Checking first and marking after
-            // would let an unlock slip in between and leave them asleep on a free mutex.
-            // A PARKED left set with nobody queued costs the next unlock one slow path.
-            #[cfg(wchan_bug = "notify_all_checks_then_marks")] // deliberate bug for loom-tests: the old order
+            // Held: move them all, and set PARKED in the same atomic step as the check, so the
+            // owner's unlock takes the slow path, which needs the mutex's bucket lock we hold
+            // and so finds the moved waiters. A separate check and mark would let a fast-path
+            // unlock (which wakes nobody) slip in between and leave them asleep on a free mutex.
+            #[cfg(wchan_bug = "notify_all_checks_then_marks")] // deliberate bug for loom-tests: two steps
             if mutex.locked() {
                 mutex.mark_parked();
                 return RequeueOp::RequeueAll;
             }
-            mutex.mark_parked();
-            if mutex.locked() {
+            if mutex.mark_parked_if_locked() {
                 RequeueOp::RequeueAll
             } else {
+                // Free: wake the oldest to take it; `callback` marks PARKED for the rest.
                 RequeueOp::UnparkOneRequeueRest
             }
         };
         // The woken thread (if any) must compete for the mutex: never the hand-off token.
-        let result = park::requeue_on(self.key(), mutex_key, validate, |_, _| TOKEN_RETRY);
+        let result = park::requeue_on(self.key(), mutex_key, validate, |op, result| {
+            if op == RequeueOp::UnparkOneRequeueRest && result.requeued > 0 {
+                // Still under both bucket locks. A fast-path lock and unlock may have run since
+                // `validate`; the woken thread locks the mutex after this, and its unlock sees
+                // PARKED and wakes the next.
+                // SAFETY: as in `validate`: this op means the state held the address and a
+                // waiter was queued, so the mutex is alive while the locks are held.
+                unsafe { &*(mutex_addr as *const RawMutex) }.mark_parked();
+            }
+            TOKEN_RETRY
+        });
         result.unparked + result.requeued
     }
 

@@ -79,6 +79,24 @@ impl RawMutex {
         self.state.fetch_or(PARKED, Ordering::Relaxed); // ordered by the bucket lock held
     }
 
+    /// Sets `PARKED` if the lock is held, in the same atomic step as the check, and says
+    /// whether it did. One step matters: between a separate check and mark, the owner's
+    /// fast-path unlock (which wakes nobody) could free the lock, and a waiter moved here
+    /// would sleep on a free mutex. A free mutex is left alone, so a notify does not send
+    /// its next lockers and unlockers down the slow path for nothing.
+    pub(crate) fn mark_parked_if_locked(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & LOCKED != 0 {
+            // Relaxed: the caller holds the mutex's bucket lock, which orders this with the
+            // owner's slow-path unlock; a fast-path unlock fails this exchange (or after it).
+            match self.state.compare_exchange_weak(state, state | PARKED, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+        false
+    }
+
     /// Whether the lock is held (a snapshot).
     pub(crate) fn locked(&self) -> bool {
         self.state.load(Ordering::Relaxed) & LOCKED != 0
