@@ -28,15 +28,19 @@
 //! herd never stampedes for a lock only one of them can hold. A requeued waiter's `park`
 //! returns with the mutex's token: `TOKEN_HANDOFF` means the unlocker handed it the lock.
 //!
-//! The mutex's `PARKED` bit (see its module) when waiters are moved onto it:
-//! - mutex held at the notify: `RequeueOne`/`RequeueAll`, and `PARKED` is set in the same
+//! The mutex's `PARKED` bit (see its module) when waiters are moved onto it, always under
+//! both bucket locks, so the mutex's slow-path unlock (which takes its bucket lock) sees the
+//! moved waiters and the bit together:
+//! - mutex held at the notify: `RequeueOne` / `RequeueAll`, with `PARKED` set in the same
 //!   atomic step that sees `LOCKED` (`mark_parked_if_locked`), so the owner's unlock takes the
 //!   slow path and wakes one of them;
-//! - mutex free: the oldest waiter is woken to take it (`UnparkOne`, or
-//!   `UnparkOneRequeueRest` with `PARKED` set, under the locks, only if others were moved),
-//!   and its own unlock wakes the next. A free mutex is never marked for nothing, so a notify
-//!   after the unlock (the usual producer pattern) leaves the mutex's fast paths and spinning
-//!   intact.
+//! - mutex free: the oldest waiter is woken to take it (`UnparkOne`, or `notify_all`'s
+//!   `UnparkOneRequeueRest`, which sets `PARKED` after the move if anyone was moved). If a
+//!   fast-path unlock ran before the bit was set, the woken waiter still locks the mutex, and
+//!   its unlock wakes the next.
+//!
+//! A free mutex is never marked for nothing: a notify after the unlock (the usual producer
+//! pattern) leaves the mutex's fast paths and its lockers' spinning intact.
 
 use std::cell::Cell;
 use std::fmt;
