@@ -204,7 +204,8 @@ fn run_all(plan: &Plan, only: &str) -> Vec<Row> {
 }
 
 /// The median time per operation (ns) of each runner. Each one is calibrated first: its
-/// operation count grows until a run takes a tenth of a sample, then is scaled to fill one.
+/// operation count grows until a run of at least 1,024 operations takes a tenth of a sample,
+/// then is scaled to fill one.
 /// Then the samples are taken in turns (one of each runner, then again, each round starting
 /// with the next runner), so a burst of load from other processes on a shared machine, or a
 /// scheduler state left by the previous sample, hits every implementation alike.
@@ -215,7 +216,10 @@ fn measure(plan: &Plan, mut runners: Vec<Runner<'_>>) -> Vec<(&'static str, f64)
             let mut n = 1;
             loop {
                 let (took, done) = run(n);
-                if took >= plan.sample / 10 || n >= 1 << 32 {
+                // At least 1,024 operations: a run of a few, whose time is mostly its threads'
+                // start-up on a loaded machine, would calibrate a multi-threaded case to a
+                // handful of operations per sample and measure start-up instead.
+                if (took >= plan.sample / 10 && n >= 1024) || n >= 1 << 32 {
                     let per_op = took.as_secs_f64() / done as f64;
                     break ((plan.sample.as_secs_f64() / per_op) as u64).max(1);
                 }
