@@ -50,6 +50,7 @@ use lock_api::RawMutex as _;
 
 use super::mutex::{MutexGuard, RawMutex, TOKEN_HANDOFF, TOKEN_RETRY};
 use crate::loom::{ConstAtomicUsize, Ordering};
+use crate::park::UnparkToken;
 use crate::park::{self, ParkOptions, ParkResult, RequeueOp};
 use crate::table::Key;
 use crate::time::Deadline;
@@ -115,6 +116,10 @@ impl WaitTimeoutResult {
         self.0
     }
 }
+
+/// The token `notify_one` gives the waiter it wakes directly (not through the mutex): like
+/// the mutex's `TOKEN_RETRY`, but it tells `wait_on` that no notify_all is passing on.
+const TOKEN_NOTIFIED_ONE: UnparkToken = UnparkToken(3);
 
 /// How one `park` on the condvar ended, as far as `wait` cares.
 enum Woke {
@@ -349,7 +354,7 @@ impl Condvar {
             let mutex = unsafe { &*(mutex_addr as *const RawMutex) };
             // PARKED only if LOCKED, in one atomic step (see `mark_parked_if_locked`): a free
             // mutex keeps its fast paths.
-            if mutex.mark_parked_if_locked() {
+            if mutex.mark_parked_if_locked(false) {
                 RequeueOp::RequeueOne
             } else {
                 RequeueOp::UnparkOne
@@ -360,7 +365,8 @@ impl Condvar {
                 self.state.store(0, Ordering::Relaxed); // under the bucket lock
             }
             // Never the hand-off token: a thread woken from the condvar does not own the mutex.
-            TOKEN_RETRY
+            // Nor the mutex's retry token: it wakes nobody ahead (see `wait_on`).
+            TOKEN_NOTIFIED_ONE
         });
         result.unparked + result.requeued > 0
     }
@@ -409,10 +415,10 @@ impl Condvar {
             // unlock (which wakes nobody) slip in between and leave them asleep on a free mutex.
             #[cfg(wchan_bug = "notify_all_checks_then_marks")] // deliberate bug for loom-tests: two steps
             if mutex.locked() {
-                mutex.mark_parked();
+                mutex.mark_parked(true);
                 return RequeueOp::RequeueAll;
             }
-            if mutex.mark_parked_if_locked() {
+            if mutex.mark_parked_if_locked(true) {
                 RequeueOp::RequeueAll
             } else {
                 // Free: wake the oldest to take it; `callback` marks PARKED for the rest.
@@ -427,7 +433,7 @@ impl Condvar {
                 // PARKED and wakes the next.
                 // SAFETY: as in `validate`: this op means the state held the address and a
                 // waiter was queued, so the mutex is alive while the locks are held.
-                unsafe { &*(mutex_addr as *const RawMutex) }.mark_parked();
+                unsafe { &*(mutex_addr as *const RawMutex) }.mark_parked(true);
             }
             TOKEN_RETRY
         });
@@ -486,6 +492,16 @@ impl Condvar {
         match result {
             // A fair unlock of the mutex handed it to us (we were requeued onto it).
             ParkResult::Unparked(TOKEN_HANDOFF) => return Woke::Notified,
+            // Woken by `notify_all`, or by an unlock after a notify moved us onto the mutex:
+            // others moved by a `notify_all` may be queued behind. Wake the next one now, so
+            // its wake-up overlaps our critical section (`RawMutex::wake_next_early`, which
+            // does nothing unless a `notify_all` moved waiters there). Waiters woken early
+            // (`TOKEN_EARLY`) or by `notify_one` do not pass it on, so each unlock adds at most
+            // one early wake: two wake-ups in flight, never a herd.
+            ParkResult::Unparked(TOKEN_RETRY) => {
+                mutex.wake_next_early();
+                mutex.lock();
+            }
             _ => mutex.lock(),
         }
         match result {
