@@ -1,18 +1,22 @@
 //! wchan side by side with `std::sync`, `parking_lot` and `parking_lot_core`, in one run.
 //!
 //! ```text
-//! cargo run --release --example compare              # about a minute, a table
-//! cargo run --release --example compare -- --quick   # under 20 s, fewer samples
-//! cargo run --release --example compare -- --csv     # lines `case,impl,median,unit`
+//! cargo run --release --example compare                     # about two minutes, a table
+//! cargo run --release --example compare -- --quick          # under 30 s, fewer samples
+//! cargo run --release --example compare -- --csv            # lines `case,impl,median,unit`
+//! cargo run --release --example compare -- --only pool_jobs # the cases matching a text
 //! ```
 //!
-//! Every case is timed the same way for every implementation: a calibration run picks an
-//! iteration count that fills one sample (`SAMPLE`), then several samples are taken and the
-//! median time per operation is reported. Multi-threaded cases start all threads on a
-//! barrier and time from its release to the last thread's end, so thread start-up is not
-//! counted. Lower is better everywhere; the last column is wchan's median divided by the
-//! best other implementation's (below 1: wchan is faster or smaller). What each case
-//! measures, and the numbers on the reference machine: `docs/benchmarks.md`.
+//! The workloads are `benches/workloads/mod.rs`, shared with the criterion benches. Every
+//! case is timed the same way for every implementation: a calibration run picks an operation
+//! count that fills one sample, then several samples are taken, in turns (one of each
+//! implementation, each round starting with the next one), and the median time per operation
+//! is reported. Multi-threaded cases start all threads on a barrier and time from the
+//! barrier's release to the last thread's end, so thread start-up is not counted. The
+//! round-trip cases pin their two threads to one CPU (`_2cpu`: to two), see
+//! `docs/benchmarks.md` for why. Lower is better everywhere; the last column is wchan's
+//! median divided by the best other implementation's (below 1: wchan is faster or smaller),
+//! and the issue's targets are printed as met or missed for this run.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -25,7 +29,7 @@ use workloads::{
 };
 
 const USAGE: &str = "usage: compare [--quick] [--csv] [--only TEXT] [--chart FILE.svg]
-  --quick        fewer and shorter samples (under 20 s)
+  --quick        fewer and shorter samples (under 30 s)
   --only TEXT    only what `CASE/IMPL` (e.g. `pool_jobs_8/wchan`) contains TEXT
   --csv          print `case,impl,median,unit` lines instead of a table
   --chart FILE   only measure contended mutex throughput at 1, 2, 4 and 8 threads and
