@@ -1,8 +1,8 @@
 //! wchan side by side with `std::sync`, `parking_lot` and `parking_lot_core`, in one run.
 //!
 //! ```text
-//! cargo run --release --example compare                     # about two minutes, a table
-//! cargo run --release --example compare -- --quick          # under 30 s, fewer samples
+//! cargo run --release --example compare                     # about a minute, a table
+//! cargo run --release --example compare -- --quick          # under 20 s, fewer samples
 //! cargo run --release --example compare -- --csv            # lines `case,impl,median,unit`
 //! cargo run --release --example compare -- --only pool_jobs # the cases matching a text
 //! ```
@@ -29,7 +29,7 @@ use workloads::{
 };
 
 const USAGE: &str = "usage: compare [--quick] [--csv] [--only TEXT] [--chart FILE.svg]
-  --quick        fewer and shorter samples (under 30 s)
+  --quick        fewer and shorter samples (under 20 s)
   --only TEXT    only what `CASE/IMPL` (e.g. `pool_jobs_8/wchan`) contains TEXT
   --csv          print `case,impl,median,unit` lines instead of a table
   --chart FILE   only measure contended mutex throughput at 1, 2, 4 and 8 threads and
