@@ -298,7 +298,7 @@ fn print_targets(rows: &[Row]) {
     println!("\ntargets (issue 13; ratios from this run):");
     let check = |name: &str, ratio: f64, bar: f64| {
         let met = ratio <= bar;
-        println!("  {:<6} {name:<52} {ratio:>6.2}x  (bar: <= {bar})", if met { "met" } else { "MISSED" });
+        println!("  {:<6} {name:<52} {ratio:>6.3}x  (bar: <= {bar})", if met { "met" } else { "MISSED" });
     };
     for case in [
         "mutex_uncontended",
