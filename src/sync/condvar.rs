@@ -374,9 +374,10 @@ impl Condvar {
     /// Wakes all waiting threads; returns how many were woken or moved to the mutex's queue.
     ///
     /// The waiters are not woken at once: they are moved (requeued) onto the mutex's queue,
-    /// where each unlock of the mutex wakes the next one. If the mutex is unlocked at the time,
-    /// the oldest waiter is woken right away to take it. With no waiter this is one atomic
-    /// load.
+    /// where each unlock of the mutex wakes the next one, and each of them, once woken, wakes
+    /// the one after it early, so two are on their way at a time rather than a herd. If the
+    /// mutex is unlocked at the time, the oldest waiter is woken right away to take it. With
+    /// no waiter this is one atomic load.
     ///
     /// ```
     /// let cv = wchan::Condvar::new();
