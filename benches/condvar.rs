@@ -5,272 +5,49 @@
 //! - `condvar_notify_one_empty`, `condvar_notify_all_empty`: a notify with no thread waiting;
 //! - `condvar_pingpong`: a round trip main -> partner -> main, each side waiting for its turn
 //!   on its own condvar under one mutex;
-//! - `condvar_notify_all/<impl>/8`: `notify_all` to 8 waiters, timed until every one of them
-//!   has re-acquired the mutex, seen the new generation and gone back to waiting.
+//! - `condvar_notify_all/<impl>/8`, `condvar_notify_all_long/<impl>/8`: `notify_all` to 8
+//!   waiters, timed until every one of them has re-acquired the mutex, run its critical
+//!   section (none, or about a microsecond) and gone back to waiting;
+//! - `queue_mpmc_4x4`: a bounded queue (capacity 64, one mutex, two condvars), 4 producers and
+//!   4 consumers; time per item;
+//! - `pool_jobs_8`: 8 workers wait on a condvar, main submits 10,000 tiny jobs one by one and
+//!   waits for all; time per job.
+//!
+//! The workloads are `benches/workloads/mod.rs`, shared with `examples/compare.rs`.
 
-use std::hint::black_box;
-use std::sync::{Arc, Barrier};
-use std::thread;
-use std::time::{Duration, Instant};
+#[path = "workloads/mod.rs"]
+mod workloads;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::time::Duration;
 
-/// What the cases share under the mutex.
-#[derive(Default)]
-struct State {
-    /// Ping-pong: whose turn it is (0: main, 1: partner).
-    turn: u32,
-    /// notify_all: the broadcast generation and how many waiters have seen it.
-    generation: u64,
-    acked: usize,
-    stop: bool,
-}
-
-/// A mutex and two condvars of one library; each implements the same protocols.
-trait Cv: Default + Send + Sync + 'static {
-    const NAME: &'static str;
-    fn notify_one_empty(&self);
-    fn notify_all_empty(&self);
-    /// Main side of a round trip: give the turn to the partner, wait to get it back.
-    fn ping(&self);
-    /// Partner side: wait for the turn, give it back.
-    fn pong(&self);
-    /// Bumps the generation, notifies all, waits until `waiters` threads have seen it.
-    fn broadcast(&self, waiters: usize, stop: bool);
-    /// Waiter side: see every generation once, until told to stop.
-    fn serve(&self, waiters: usize);
-}
-
-#[derive(Default)]
-struct WchanCv(wchan::Mutex<State>, [wchan::Condvar; 2]);
-#[derive(Default)]
-struct StdCv(std::sync::Mutex<State>, [std::sync::Condvar; 2]);
-#[derive(Default)]
-struct PlCv(parking_lot::Mutex<State>, [parking_lot::Condvar; 2]);
-
-impl Cv for WchanCv {
-    const NAME: &'static str = "wchan";
-    fn notify_one_empty(&self) {
-        black_box(self.1[0].notify_one());
-    }
-    fn notify_all_empty(&self) {
-        black_box(self.1[0].notify_all());
-    }
-    fn ping(&self) {
-        let mut s = self.0.lock();
-        s.turn = 1;
-        self.1[1].notify_one();
-        self.1[0].wait_while(&mut s, |s| s.turn != 0);
-    }
-    fn pong(&self) {
-        let mut s = self.0.lock();
-        self.1[1].wait_while(&mut s, |s| s.turn != 1);
-        s.turn = 0;
-        self.1[0].notify_one();
-    }
-    fn broadcast(&self, waiters: usize, stop: bool) {
-        let mut s = self.0.lock();
-        s.generation += 1;
-        s.acked = 0;
-        s.stop = stop;
-        self.1[0].notify_all();
-        self.1[1].wait_while(&mut s, |s| s.acked < waiters);
-    }
-    fn serve(&self, waiters: usize) {
-        let mut s = self.0.lock();
-        let mut seen = 0;
-        loop {
-            self.1[0].wait_while(&mut s, |s| s.generation == seen);
-            seen = s.generation;
-            s.acked += 1;
-            if s.acked == waiters {
-                self.1[1].notify_one();
-            }
-            if s.stop {
-                return;
-            }
-        }
-    }
-}
-
-impl Cv for StdCv {
-    const NAME: &'static str = "std";
-    fn notify_one_empty(&self) {
-        self.1[0].notify_one();
-    }
-    fn notify_all_empty(&self) {
-        self.1[0].notify_all();
-    }
-    fn ping(&self) {
-        let mut s = self.0.lock().unwrap();
-        s.turn = 1;
-        self.1[1].notify_one();
-        drop(self.1[0].wait_while(s, |s| s.turn != 0).unwrap());
-    }
-    fn pong(&self) {
-        let s = self.0.lock().unwrap();
-        let mut s = self.1[1].wait_while(s, |s| s.turn != 1).unwrap();
-        s.turn = 0;
-        self.1[0].notify_one();
-    }
-    fn broadcast(&self, waiters: usize, stop: bool) {
-        let mut s = self.0.lock().unwrap();
-        s.generation += 1;
-        s.acked = 0;
-        s.stop = stop;
-        self.1[0].notify_all();
-        drop(self.1[1].wait_while(s, |s| s.acked < waiters).unwrap());
-    }
-    fn serve(&self, waiters: usize) {
-        let mut s = self.0.lock().unwrap();
-        let mut seen = 0;
-        loop {
-            s = self.1[0].wait_while(s, |s| s.generation == seen).unwrap();
-            seen = s.generation;
-            s.acked += 1;
-            if s.acked == waiters {
-                self.1[1].notify_one();
-            }
-            if s.stop {
-                return;
-            }
-        }
-    }
-}
-
-impl Cv for PlCv {
-    const NAME: &'static str = "parking_lot";
-    fn notify_one_empty(&self) {
-        black_box(self.1[0].notify_one());
-    }
-    fn notify_all_empty(&self) {
-        black_box(self.1[0].notify_all());
-    }
-    fn ping(&self) {
-        let mut s = self.0.lock();
-        s.turn = 1;
-        self.1[1].notify_one();
-        self.1[0].wait_while(&mut s, |s| s.turn != 0);
-    }
-    fn pong(&self) {
-        let mut s = self.0.lock();
-        self.1[1].wait_while(&mut s, |s| s.turn != 1);
-        s.turn = 0;
-        self.1[0].notify_one();
-    }
-    fn broadcast(&self, waiters: usize, stop: bool) {
-        let mut s = self.0.lock();
-        s.generation += 1;
-        s.acked = 0;
-        s.stop = stop;
-        self.1[0].notify_all();
-        self.1[1].wait_while(&mut s, |s| s.acked < waiters);
-    }
-    fn serve(&self, waiters: usize) {
-        let mut s = self.0.lock();
-        let mut seen = 0;
-        loop {
-            self.1[0].wait_while(&mut s, |s| s.generation == seen);
-            seen = s.generation;
-            s.acked += 1;
-            if s.acked == waiters {
-                self.1[1].notify_one();
-            }
-            if s.stop {
-                return;
-            }
-        }
-    }
-}
+use criterion::{criterion_group, criterion_main, Criterion};
+use workloads::{scaled, Pin, PlM, StdM, WchanM};
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
-fn notify_empty(c: &mut Criterion) {
-    fn one<C: Cv>(g: &mut Group<'_>, all: bool) {
-        let cv = C::default();
-        if all {
-            g.bench_function(C::NAME, |b| b.iter(|| black_box(&cv).notify_all_empty()));
-        } else {
-            g.bench_function(C::NAME, |b| b.iter(|| black_box(&cv).notify_one_empty()));
-        }
-    }
-    for (name, all) in [("condvar_notify_one_empty", false), ("condvar_notify_all_empty", true)] {
-        let mut g = c.benchmark_group(name);
-        one::<WchanCv>(&mut g, all);
-        one::<StdCv>(&mut g, all);
-        one::<PlCv>(&mut g, all);
+fn one(g: &mut Group<'_>, name: &str, run: impl Fn(u64) -> (Duration, u64)) {
+    g.bench_function(name, |b| b.iter_custom(|iters| scaled(iters, run(iters))));
+}
+
+/// One group: the workload `run` over the three implementations.
+macro_rules! group {
+    ($c:expr, $name:expr, $f:ident $(, $arg:expr)*) => {{
+        let mut g = $c.benchmark_group($name);
+        one(&mut g, "wchan", |n| workloads::$f::<WchanM<_>>($($arg,)* n));
+        one(&mut g, "std", |n| workloads::$f::<StdM<_>>($($arg,)* n));
+        one(&mut g, "parking_lot", |n| workloads::$f::<PlM<_>>($($arg,)* n));
         g.finish();
-    }
+    }};
 }
 
-/// `iters` round trips between this thread and a partner started on a barrier.
-fn pingpong_time<C: Cv>(iters: u64) -> Duration {
-    let cv = Arc::new(C::default());
-    let barrier = Arc::new(Barrier::new(2));
-    let partner = {
-        let (cv, barrier) = (cv.clone(), barrier.clone());
-        thread::spawn(move || {
-            barrier.wait();
-            for _ in 0..iters {
-                cv.pong();
-            }
-        })
-    };
-    barrier.wait();
-    let start = Instant::now();
-    for _ in 0..iters {
-        cv.ping();
-    }
-    let took = start.elapsed();
-    partner.join().unwrap();
-    took
-}
-
-fn pingpong(c: &mut Criterion) {
-    fn one<C: Cv>(g: &mut Group<'_>) {
-        g.bench_function(C::NAME, |b| b.iter_custom(pingpong_time::<C>));
-    }
-    let mut g = c.benchmark_group("condvar_pingpong");
-    one::<WchanCv>(&mut g);
-    one::<StdCv>(&mut g);
-    one::<PlCv>(&mut g);
-    g.finish();
-}
-
-/// `iters` broadcasts to `waiters` threads, each timed until all of them re-acquired the
-/// mutex. The waiters start on an untimed first broadcast, which returns once all wait.
-fn notify_all_time<C: Cv>(waiters: usize, iters: u64) -> Duration {
-    let cv = Arc::new(C::default());
-    let handles: Vec<_> = (0..waiters)
-        .map(|_| {
-            let cv = cv.clone();
-            thread::spawn(move || cv.serve(waiters))
-        })
-        .collect();
-    cv.broadcast(waiters, false);
-    let start = Instant::now();
-    for _ in 0..iters {
-        cv.broadcast(waiters, false);
-    }
-    let took = start.elapsed();
-    cv.broadcast(waiters, true);
-    for h in handles {
-        h.join().unwrap();
-    }
-    took
-}
-
-fn notify_all(c: &mut Criterion) {
-    fn one<C: Cv>(g: &mut Group<'_>, waiters: usize) {
-        g.bench_with_input(BenchmarkId::new(C::NAME, waiters), &waiters, |b, &waiters| {
-            b.iter_custom(|iters| notify_all_time::<C>(waiters, iters))
-        });
-    }
-    let mut g = c.benchmark_group("condvar_notify_all");
-    one::<WchanCv>(&mut g, 8);
-    one::<StdCv>(&mut g, 8);
-    one::<PlCv>(&mut g, 8);
-    g.finish();
+fn benches(c: &mut Criterion) {
+    group!(c, "condvar_notify_one_empty", notify_empty);
+    group!(c, "condvar_notify_all_empty", notify_all_empty);
+    group!(c, "condvar_pingpong", pingpong, Pin::SameCpu);
+    group!(c, "condvar_notify_all_8", notify_all, 8, false);
+    group!(c, "condvar_notify_all_8_long", notify_all, 8, true);
+    group!(c, "queue_mpmc_4x4", queue_mpmc, 4, 4);
+    group!(c, "pool_jobs_8", pool_jobs, 8);
 }
 
 fn config() -> Criterion {
@@ -281,8 +58,8 @@ fn config() -> Criterion {
 }
 
 criterion_group! {
-    name = benches;
+    name = condvar;
     config = config();
-    targets = notify_empty, pingpong, notify_all
+    targets = benches
 }
-criterion_main!(benches);
+criterion_main!(condvar);

@@ -27,6 +27,20 @@
 //! mutex's key (a *requeue*), so they are woken one by one as the mutex is unlocked, and the
 //! herd never stampedes for a lock only one of them can hold. A requeued waiter's `park`
 //! returns with the mutex's token: `TOKEN_HANDOFF` means the unlocker handed it the lock.
+//!
+//! The mutex's `PARKED` bit (see its module) when waiters are moved onto it, always under
+//! both bucket locks, so the mutex's slow-path unlock (which takes its bucket lock) sees the
+//! moved waiters and the bit together:
+//! - mutex held at the notify: `RequeueOne` / `RequeueAll`, with `PARKED` set in the same
+//!   atomic step that sees `LOCKED` (`mark_parked_if_locked`), so the owner's unlock takes the
+//!   slow path and wakes one of them;
+//! - mutex free: the oldest waiter is woken to take it (`UnparkOne`, or `notify_all`'s
+//!   `UnparkOneRequeueRest`, which sets `PARKED` after the move if anyone was moved). If a
+//!   fast-path unlock ran before the bit was set, the woken waiter still locks the mutex, and
+//!   its unlock wakes the next.
+//!
+//! A free mutex is never marked for nothing: a notify after the unlock (the usual producer
+//! pattern) leaves the mutex's fast paths and its lockers' spinning intact.
 
 use std::cell::Cell;
 use std::fmt;
@@ -36,6 +50,7 @@ use lock_api::RawMutex as _;
 
 use super::mutex::{MutexGuard, RawMutex, TOKEN_HANDOFF, TOKEN_RETRY};
 use crate::loom::{ConstAtomicUsize, Ordering};
+use crate::park::UnparkToken;
 use crate::park::{self, ParkOptions, ParkResult, RequeueOp};
 use crate::table::Key;
 use crate::time::Deadline;
@@ -101,6 +116,10 @@ impl WaitTimeoutResult {
         self.0
     }
 }
+
+/// The token `notify_one` gives the waiter it wakes directly (not through the mutex): like
+/// the mutex's `TOKEN_RETRY`, but it tells `wait_on` that no notify_all is passing on.
+const TOKEN_NOTIFIED_ONE: UnparkToken = UnparkToken(3);
 
 /// How one `park` on the condvar ended, as far as `wait` cares.
 enum Woke {
@@ -333,9 +352,9 @@ impl Condvar {
             // SAFETY: as in `notify_all`: the state still holds the address under the
             // condvar's bucket lock, so a queued waiter's guard keeps the mutex alive.
             let mutex = unsafe { &*(mutex_addr as *const RawMutex) };
-            // PARKED before looking at LOCKED, for the reason given in `notify_all`.
-            mutex.mark_parked();
-            if mutex.locked() {
+            // PARKED only if LOCKED, in one atomic step (see `mark_parked_if_locked`): a free
+            // mutex keeps its fast paths.
+            if mutex.mark_parked_if_locked(false) {
                 RequeueOp::RequeueOne
             } else {
                 RequeueOp::UnparkOne
@@ -346,7 +365,8 @@ impl Condvar {
                 self.state.store(0, Ordering::Relaxed); // under the bucket lock
             }
             // Never the hand-off token: a thread woken from the condvar does not own the mutex.
-            TOKEN_RETRY
+            // Nor the mutex's retry token: it wakes nobody ahead (see `wait_on`).
+            TOKEN_NOTIFIED_ONE
         });
         result.unparked + result.requeued > 0
     }
@@ -354,9 +374,10 @@ impl Condvar {
     /// Wakes all waiting threads; returns how many were woken or moved to the mutex's queue.
     ///
     /// The waiters are not woken at once: they are moved (requeued) onto the mutex's queue,
-    /// where each unlock of the mutex wakes the next one. If the mutex is unlocked at the time,
-    /// the oldest waiter is woken right away to take it. With no waiter this is one atomic
-    /// load.
+    /// where each unlock of the mutex wakes the next one, and each of them, once woken, wakes
+    /// the one after it early, so two are on their way at a time rather than a herd. If the
+    /// mutex is unlocked at the time, the oldest waiter is woken right away to take it. With
+    /// no waiter this is one atomic load.
     ///
     /// ```
     /// let cv = wchan::Condvar::new();
@@ -389,25 +410,34 @@ impl Condvar {
             debug_assert_eq!(mutex.park_key(), mutex_key);
             // Every waiter leaves this key now: woken or moved.
             self.state.store(0, Ordering::Relaxed);
-            // Set PARKED *before* looking at LOCKED. If the lock is held now, its owner's
-            // unlock must see PARKED and take the slow path, which needs the mutex's bucket
-            // lock we hold, so it finds the moved waiters. Checking first and marking after
-            // would let an unlock slip in between and leave them asleep on a free mutex.
-            // A PARKED left set with nobody queued costs the next unlock one slow path.
-            #[cfg(wchan_bug = "notify_all_checks_then_marks")] // deliberate bug for loom-tests: the old order
+            // Held: move them all, and set PARKED in the same atomic step as the check, so the
+            // owner's unlock takes the slow path, which needs the mutex's bucket lock we hold
+            // and so finds the moved waiters. A separate check and mark would let a fast-path
+            // unlock (which wakes nobody) slip in between and leave them asleep on a free mutex.
+            #[cfg(wchan_bug = "notify_all_checks_then_marks")] // deliberate bug for loom-tests: two steps
             if mutex.locked() {
-                mutex.mark_parked();
+                mutex.mark_parked(true);
                 return RequeueOp::RequeueAll;
             }
-            mutex.mark_parked();
-            if mutex.locked() {
+            if mutex.mark_parked_if_locked(true) {
                 RequeueOp::RequeueAll
             } else {
+                // Free: wake the oldest to take it; `callback` marks PARKED for the rest.
                 RequeueOp::UnparkOneRequeueRest
             }
         };
         // The woken thread (if any) must compete for the mutex: never the hand-off token.
-        let result = park::requeue_on(self.key(), mutex_key, validate, |_, _| TOKEN_RETRY);
+        let result = park::requeue_on(self.key(), mutex_key, validate, |op, result| {
+            if op == RequeueOp::UnparkOneRequeueRest && result.requeued > 0 {
+                // Still under both bucket locks. A fast-path lock and unlock may have run since
+                // `validate`; the woken thread locks the mutex after this, and its unlock sees
+                // PARKED and wakes the next.
+                // SAFETY: as in `validate`: this op means the state held the address and a
+                // waiter was queued, so the mutex is alive while the locks are held.
+                unsafe { &*(mutex_addr as *const RawMutex) }.mark_parked(true);
+            }
+            TOKEN_RETRY
+        });
         result.unparked + result.requeued
     }
 
@@ -463,6 +493,16 @@ impl Condvar {
         match result {
             // A fair unlock of the mutex handed it to us (we were requeued onto it).
             ParkResult::Unparked(TOKEN_HANDOFF) => return Woke::Notified,
+            // Woken by `notify_all`, or by an unlock after a notify moved us onto the mutex:
+            // others moved by a `notify_all` may be queued behind. Wake the next one now, so
+            // its wake-up overlaps our critical section (`RawMutex::wake_next_early`, which
+            // does nothing unless a `notify_all` moved waiters there). Waiters woken early
+            // (`TOKEN_EARLY`) or by `notify_one` do not pass it on, so each unlock adds at most
+            // one early wake: two wake-ups in flight, never a herd.
+            ParkResult::Unparked(TOKEN_RETRY) => {
+                mutex.wake_next_early();
+                mutex.lock();
+            }
             _ => mutex.lock(),
         }
         match result {

@@ -8,11 +8,16 @@
 //! | `LOCKED`        | locked, nobody parked: unlock is one compare-exchange         |
 //! | `LOCKED|PARKED` | locked, threads are (or are about to be) parked on the key   |
 //! | `PARKED`        | unlocked, threads still parked (the next lock/unlock sees it) |
+//! | `+ BROADCAST`   | with `PARKED`: a condvar's `notify_all` moved waiters here     |
 //!
 //! Invariant: if a thread is parked on the key, `PARKED` is set. It is set by a locker before
-//! it parks, checked again by `validate` under the bucket lock, and cleared only under that
-//! lock: by the unlock callback when no waiter remains, or by `on_cancel` when the last
-//! waiter gives up. So an unlock can never miss a parked thread.
+//! it parks (or by a condvar that moves waiters here, under this key's bucket lock), checked
+//! again by `validate` under the bucket lock, and cleared only under that lock, when no
+//! waiter remains: by the unlock callback, by `on_cancel` of the last waiter that gives up, or
+//! by `wake_next_early` when it takes the last one. So an unlock can never miss a parked
+//! thread. `BROADCAST` is only a hint for `wake_next_early`: set with `PARKED` by a
+//! `notify_all` that moved waiters here, cleared with it, and never read by a decision to
+//! park or to skip a wake.
 //!
 //! Fairness: a lock released normally may be taken by any thread (barging keeps throughput
 //! up). When the bucket's fair timer is due (`be_fair`: at a random point of each millisecond
@@ -30,11 +35,17 @@ use crate::time::Deadline;
 
 const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
+/// Set with `PARKED` when a condvar's `notify_all` moved waiters onto the mutex; read only by
+/// [`RawMutex::wake_next_early`].
+const BROADCAST: u8 = 4;
 
 /// Token for a waiter that must compete for the lock again.
 pub(crate) const TOKEN_RETRY: UnparkToken = UnparkToken(0);
 /// Token for a waiter that now owns the lock.
 pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+/// Token for a waiter woken ahead of the next unlock by [`RawMutex::wake_next_early`]: it
+/// competes for the lock like [`TOKEN_RETRY`], and does not pass the early wake on.
+pub(crate) const TOKEN_EARLY: UnparkToken = UnparkToken(2);
 
 /// A one-byte mutual-exclusion lock for [`lock_api`]; use it through [`Mutex`].
 ///
@@ -77,9 +88,52 @@ impl RawMutex {
         self.key()
     }
 
-    /// Marks that a thread has been requeued onto this mutex, so the next unlock wakes it.
-    pub(crate) fn mark_parked(&self) {
-        self.state.fetch_or(PARKED, Ordering::Relaxed); // ordered by the bucket lock held
+    /// Marks that a thread has been requeued onto this mutex, so the next unlock wakes it;
+    /// `broadcast`: by a `notify_all` (see [`RawMutex::wake_next_early`]).
+    pub(crate) fn mark_parked(&self, broadcast: bool) {
+        let bits = if broadcast { PARKED | BROADCAST } else { PARKED };
+        self.state.fetch_or(bits, Ordering::Relaxed); // ordered by the bucket lock held
+    }
+
+    /// Sets `PARKED` if the lock is held, in the same atomic step as the check, and says
+    /// whether it did. One step matters: between a separate check and mark, the owner's
+    /// fast-path unlock (which wakes nobody) could free the lock, and a waiter moved here
+    /// would sleep on a free mutex. A free mutex is left alone, so a notify does not send
+    /// its next lockers and unlockers down the slow path for nothing.
+    pub(crate) fn mark_parked_if_locked(&self, broadcast: bool) -> bool {
+        let bits = if broadcast { PARKED | BROADCAST } else { PARKED };
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & LOCKED != 0 {
+            // Relaxed: the caller holds the mutex's bucket lock, which orders this with the
+            // owner's slow-path unlock; a fast-path unlock fails this exchange (or after it).
+            match self.state.compare_exchange_weak(state, state | bits, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+        false
+    }
+
+    /// Wakes the oldest thread parked on the mutex, if a `notify_all` moved waiters here
+    /// (`BROADCAST`), without releasing anything: it gets [`TOKEN_EARLY`] and competes for
+    /// the lock. A condvar waiter that an unlock woke off this queue calls this before it
+    /// takes the lock, so the next waiter's wake-up runs while it holds the lock, instead of
+    /// only after its unlock. On a machine with more than one CPU, the moved waiters of a
+    /// `notify_all` then wake two at a time instead of in a chain of single wake-ups that each
+    /// land on an idle CPU. Without `BROADCAST` (a queue of plain lockers, or a waiter that
+    /// `notify_one` moved) it does nothing: waking a locker early only makes it park again.
+    pub(crate) fn wake_next_early(&self) {
+        if self.state.load(Ordering::Relaxed) & BROADCAST == 0 {
+            return;
+        }
+        park::unpark_one_on(self.key(), |result| {
+            if !result.have_more {
+                // Under the bucket lock, with nobody left queued: a locker that parks later
+                // sets PARKED again before its validate (which needs this lock) runs.
+                self.state.fetch_and(!(PARKED | BROADCAST), Ordering::Relaxed);
+            }
+            TOKEN_EARLY
+        });
     }
 
     /// Whether the lock is held (a snapshot).
@@ -118,11 +172,11 @@ impl RawMutex {
             let result = park::park_on(
                 self.key(),
                 ParkOptions::new().deadline(deadline),
-                |_| self.state.load(Ordering::Relaxed) == LOCKED | PARKED,
+                |_| self.state.load(Ordering::Relaxed) & (LOCKED | PARKED) == LOCKED | PARKED,
                 || {},
                 |_, was_last| {
                     if was_last {
-                        self.state.fetch_and(!PARKED, Ordering::Relaxed);
+                        self.state.fetch_and(!(PARKED | BROADCAST), Ordering::Relaxed);
                     }
                 },
             );
@@ -150,8 +204,10 @@ impl RawMutex {
             }
             #[cfg(wchan_bug = "unlock_clears_parked")] // deliberate bug for loom-tests: PARKED dropped
             let result = park::UnparkResult { have_more: false, ..result };
-            // Release: pairs with the next locker's Acquire. Keep PARKED for those still queued.
-            let state = if result.have_more { PARKED } else { 0 };
+            // Release: pairs with the next locker's Acquire. Keep PARKED (and the BROADCAST
+            // hint, written only under this lock) for those still queued.
+            let hint = self.state.load(Ordering::Relaxed) & BROADCAST;
+            let state = if result.have_more { PARKED | hint } else { 0 };
             self.state.store(state, Ordering::Release);
             TOKEN_RETRY
         });
