@@ -318,7 +318,9 @@ fn park_sleepers(key: usize, queued: &Arc<AtomicUsize>, n: usize) -> Vec<std::th
 #[test]
 fn requeue_onto_the_same_key_keeps_every_sleeper_and_count() {
     watchdog(HANG, || {
-        let key = Box::leak(Box::new(0u64)) as *const u64 as usize;
+        // A word on this stack is the key: every thread parked on it is joined below.
+        let word = 0u64;
+        let key = &word as *const u64 as usize;
         let queued = Arc::new(AtomicUsize::new(0));
         let hs = park_sleepers(key, &queued, 3);
         let r = unsafe { park::unpark_requeue(key, key, || RequeueOp::RequeueAll, |_, _| DEFAULT_UNPARK_TOKEN) };
