@@ -130,13 +130,13 @@ fn fork_while_threads_hammer_the_table_never_breaks_the_child() {
     for t in 0..5usize {
         let (stop, work) = (stop.clone(), work.clone());
         busy.push(std::thread::spawn(move || {
-            let mut i = t;
+            let mut i = t as u64;
             while !stop.load(Ordering::Relaxed) {
                 i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let c = &BUSY_CHANS[(i >> 33) % 8];
+                let c = &BUSY_CHANS[(i >> 33) as usize % 8];
                 match t {
                     0 | 1 => {
-                        let d = Deadline::after(Duration::from_micros((i >> 40) as u64 % 300));
+                        let d = Deadline::after(Duration::from_micros((i >> 40) % 300));
                         let _ = Sleep::on(c).until(d).wait();
                         let _ = wakeup(c, 0);
                     }

@@ -24,8 +24,9 @@ use wchan::{wakeup, Deadline, Mutex, Sleep, SpinLock};
 /// each test passes its own `slot` so tests running in parallel never share a key.
 fn colliding_keys(slot: usize) -> (usize, usize) {
     static ANCHOR: u64 = 0;
-    let a = &ANCHOR as *const u64 as usize + 0x1000_0000 * (slot + 1); // never dereferenced
-    let b = (1..).map(|i| a + 8 * i).find(|&b| park::bucket_index(b) == park::bucket_index(a)).unwrap();
+    // Never dereferenced; wrapping, so a 32-bit address space cannot overflow it.
+    let a = (&ANCHOR as *const u64 as usize).wrapping_add(0x1000_0000 * (slot + 1));
+    let b = (1..).map(|i| a.wrapping_add(8 * i)).find(|&b| park::bucket_index(b) == park::bucket_index(a)).unwrap();
     (a, b)
 }
 
