@@ -344,7 +344,7 @@ pub unsafe fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> Unpa
 
 /// [`unpark_one`] on a key of any space.
 pub(crate) fn unpark_one_on(key: Key, callback: impl FnOnce(UnparkResult) -> UnparkToken) -> UnparkResult {
-    table::unpark(key, 1, |found| callback(found).0)
+    table::unpark(key, 1, true, |found| callback(found).0)
 }
 
 /// Wakes up to `n` threads parked on `key`, oldest first, each with `token`; returns how many
@@ -368,7 +368,8 @@ pub(crate) fn unpark_n_on(key: Key, n: usize, token: UnparkToken) -> usize {
     if n == 0 || !table::has_sleepers(key.addr) {
         return 0;
     }
-    table::unpark(key, n, |_| token.0).unparked
+    // No callback reads `be_fair`: skip the fair timer and its clock read.
+    table::unpark(key, n, false, |_| token.0).unparked
 }
 
 /// Wakes every thread parked on `key` with `token`; returns how many. See [`unpark_n`].

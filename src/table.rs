@@ -556,14 +556,17 @@ fn wake_chain(mut p: *const Waiter) {
 
 /// Dequeues up to `n` (>= 1) waiters of `key`, oldest first. `callback` runs under the lock
 /// with what was found, before anything changes, and returns the token the woken get.
-pub(crate) fn unpark(key: Key, n: usize, callback: impl FnOnce(Found) -> usize) -> Found {
+/// `want_fair`: the caller reads `be_fair` (only a single wake with a callback does), so the
+/// bucket's fair timer is consulted (one clock read); otherwise `be_fair` is false and no
+/// clock is read: a channel `wakeup` or `unpark_n` never pays for a decision it ignores.
+pub(crate) fn unpark(key: Key, n: usize, want_fair: bool, callback: impl FnOnce(Found) -> usize) -> Found {
     let b = bucket(key.addr);
     let mut q = b.lock();
     let (prev, head) = q.find(key);
     let mut found = Found::default();
     if let Some(head) = head {
         let (count, more) = count_fifo(head, n);
-        found = Found { unparked: count, requeued: 0, have_more: more, be_fair: n == 1 && q.fair.due() };
+        found = Found { unparked: count, requeued: 0, have_more: more, be_fair: want_fair && n == 1 && q.fair.due() };
     }
     let token = callback(found);
     let chain = match head {
