@@ -77,4 +77,5 @@ extern "C" fn in_child() {
     // which the park API's contract and the docs forbid (`docs/reliability.md`, "Fork").
     unsafe { crate::table::reset_in_forked_child() };
     crate::park::end_own_sleep_after_fork();
+    crate::parker::forget_sleepers_after_fork();
 }

@@ -148,9 +148,9 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
     }
 }
 
-pub(crate) fn wake(word: *const AtomicU32, handle: &Handle) {
+pub(crate) fn wake(word: *const AtomicU32, was: u32, handle: &Handle) {
     match (&handle.0, os_sync()) {
-        (Some(portable), _) => fallback::wake(word, portable),
+        (Some(portable), _) => fallback::wake(word, was, portable),
         (None, Some(os)) => {
             // SAFETY: the function uses the address only as a key; the memory may be gone (a
             // stray wake there is a spurious wake). ENOENT (nobody waiting) is fine.

@@ -21,29 +21,78 @@
 //! busy-loop, treating it as a timeout would end a sleep early, and unwinding is not an option
 //! while this thread's waiter node is queued on its stack.
 
-use super::Blocked;
-use crate::loom::{AtomicBool, AtomicU32, Ordering};
+use super::{Blocked, SLEEPING, SLEEPING_SHARED};
+use crate::loom::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use crate::time::{Clock, Deadline};
 
-/// Futex operations without `FUTEX_PRIVATE_FLAG`.
-///
-/// Recent Linux kernels (6.16 on; seen on 6.18 here) hash private futexes into a per-process
-/// table sized from the number of online CPUs (16 slots on this 2-CPU machine, read back with
-/// `prctl(PR_FUTEX_HASH)`), so with thousands of threads asleep every wait and wake walks a
-/// chain of hundreds of kernel entries: a wake/sleep round trip measured 7.8x
-/// slower with 10,000 other threads asleep (median of three runs). Shared futex operations use the global hash (256
-/// slots per CPU), which keeps that ratio near 1x for the cost of a page lookup per call;
-/// for anonymous memory the key is still per process, so fork and other processes are
-/// unaffected. Numbers and commands: `docs/design.md`, "The parker". Build with
-/// `--cfg wchan_private_futex` to measure the private variant.
-#[cfg(not(wchan_private_futex))]
-const WAIT: libc::c_int = libc::FUTEX_WAIT_BITSET;
-#[cfg(not(wchan_private_futex))]
-const WAKE: libc::c_int = libc::FUTEX_WAKE;
-#[cfg(wchan_private_futex)]
-const WAIT: libc::c_int = libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG;
-#[cfg(wchan_private_futex)]
-const WAKE: libc::c_int = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
+// Private or shared
+//
+// A private futex operation (`FUTEX_PRIVATE_FLAG`) skips the page lookup that a shared one
+// makes to build its key: a sleep/wake round trip measured about 8% faster with private
+// operations (`docs/benchmarks.md`, "Private or shared futexes"). But since Linux 6.16 (seen
+// on 6.18 here) private futexes hash into a per-process table of
+// `roundup_pow_of_two(4 * min(threads, online CPUs))` slots, at least 16
+// (`futex_hash_allocate_default` in kernel/futex/core.c; 16 on this 2-CPU machine, read back
+// with `prctl(PR_FUTEX_HASH)`), so with thousands of threads asleep each private wait and
+// wake walks a chain of hundreds of entries: a round trip measured 7.8x slower with 10,000
+// other threads asleep. Shared operations use the global hash (256 slots per CPU), which
+// keeps that near 1x; for anonymous memory their key is still per process, so fork and
+// other processes are unaffected.
+//
+// So each sleeper chooses: private while fewer than `PRIVATE_SLEEPERS_MAX` of wchan's threads
+// are in a private wait (chains of about 4 entries in the smallest table), shared beyond.
+// The choice is written into the parker's word (`SLEEPING` or `SLEEPING_SHARED`) when the
+// thread blocks, and the waker's swap reads it back, so the wake always uses the sleeper's
+// kind of operation, whichever the count says by then. Threads blocked in other code of the
+// process (std's locks, say) also fill the private table; wchan cannot count those.
+// `--cfg wchan_private_futex` (always private) and `--cfg wchan_shared_futex` (always shared)
+// build the two fixed policies, for measuring against this one.
+
+/// Private waits allowed at once before sleepers switch to shared ones: 4 per slot of the
+/// smallest private table the kernel builds (16 slots).
+const PRIVATE_SLEEPERS_MAX: usize = 64;
+
+/// wchan's threads in (or entering) a private futex wait.
+static PRIVATE_SLEEPERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Chooses how the calling thread will block: `SLEEPING` (private) or `SLEEPING_SHARED`.
+/// Pair every call with one [`end_sleep`] of the value it returned.
+pub(crate) fn begin_sleep() -> u32 {
+    if cfg!(wchan_shared_futex) {
+        return SLEEPING_SHARED;
+    }
+    if cfg!(wchan_private_futex) {
+        return SLEEPING;
+    }
+    // Relaxed: a count for a heuristic; a stale read only picks the other (correct) kind.
+    if PRIVATE_SLEEPERS.load(Ordering::Relaxed) >= PRIVATE_SLEEPERS_MAX {
+        return SLEEPING_SHARED;
+    }
+    PRIVATE_SLEEPERS.fetch_add(1, Ordering::Relaxed);
+    SLEEPING
+}
+
+/// Ends a block that [`begin_sleep`] chose `asleep` for.
+pub(crate) fn end_sleep(asleep: u32) {
+    if asleep == SLEEPING && !cfg!(wchan_private_futex) {
+        PRIVATE_SLEEPERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// In a forked child: the parent's other threads, counted above, do not exist there.
+#[cfg(not(miri))]
+pub(crate) fn forget_sleepers_after_fork() {
+    PRIVATE_SLEEPERS.store(0, Ordering::Relaxed);
+}
+
+/// The futex operation flags for a wait or wake of a thread blocked in state `asleep`.
+fn kind(asleep: u32) -> libc::c_int {
+    if asleep == SLEEPING_SHARED {
+        0
+    } else {
+        libc::FUTEX_PRIVATE_FLAG
+    }
+}
 
 /// The futex backend needs nothing beyond the word's address.
 #[derive(Clone)]
@@ -75,10 +124,13 @@ const SYS_FUTEX_WIDE: libc::c_long = if NARROW_TIME_T { 422 } else { libc::SYS_f
 /// Set once a 32-bit target's kernel has answered `ENOSYS` to `futex_time64` (before 5.1).
 static NO_FUTEX_TIME64: AtomicBool = AtomicBool::new(false);
 
+/// Blocks while `word` holds `expected`: the sleeping state, which also says which kind of
+/// futex wait (`kind`).
 pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>, _: &Handle) -> Blocked {
+    let wait_op = libc::FUTEX_WAIT_BITSET | kind(expected);
     let Some(d) = deadline else {
         // SAFETY: `word` is a live, aligned u32 for the whole call; a null timeout is valid.
-        let rc = unsafe { futex_wait(libc::SYS_futex, word, WAIT, expected, std::ptr::null::<u8>()) };
+        let rc = unsafe { futex_wait(libc::SYS_futex, word, wait_op, expected, std::ptr::null::<u8>()) };
         return outcome(rc, None);
     };
     // A deadline before the epoch has passed on both clocks: the kernel would reject a
@@ -89,7 +141,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
     if NARROW_TIME_T && NO_FUTEX_TIME64.load(Ordering::Relaxed) {
         return block_relative(word, expected, d);
     }
-    let op = if d.clock() == Clock::Realtime { WAIT | libc::FUTEX_CLOCK_REALTIME } else { WAIT };
+    let op = if d.clock() == Clock::Realtime { wait_op | libc::FUTEX_CLOCK_REALTIME } else { wait_op };
     let ts = KernelTimespec { tv_sec: d.at().sec, tv_nsec: d.at().nsec };
     // SAFETY: `word` is a live, aligned u32 for the whole call; `ts` is a 64-bit timespec that
     // outlives the call, the layout `SYS_FUTEX_WIDE` reads.
@@ -116,7 +168,7 @@ fn block_relative(word: &AtomicU32, expected: u32, d: &Deadline) -> Blocked {
         tv_sec: left.as_secs().min(max_sec) as libc::time_t,
         tv_nsec: left.subsec_nanos() as libc::c_long,
     };
-    let op = libc::FUTEX_WAIT | (WAIT & libc::FUTEX_PRIVATE_FLAG);
+    let op = libc::FUTEX_WAIT | kind(expected);
     // SAFETY: `word` is a live, aligned u32 for the whole call; `ts` is a valid relative
     // timespec of this target's layout, which plain `futex` reads, and outlives the call.
     let rc = unsafe { futex_wait(libc::SYS_futex, word, op, expected, &ts) };
@@ -162,11 +214,12 @@ fn outcome(rc: Result<(), i32>, relative: Option<&Deadline>) -> Blocked {
     }
 }
 
-pub(crate) fn wake(word: *const AtomicU32, _: &Handle) {
+/// Wakes the thread blocked on `word` in state `asleep` (the kind of wait it chose).
+pub(crate) fn wake(word: *const AtomicU32, asleep: u32, _: &Handle) {
     // SAFETY: FUTEX_WAKE only uses the address as a key; the kernel does not require the
     // memory to still hold our word (at worst another futex user there sees a spurious wake,
     // which every futex user must tolerate, or the call fails with EFAULT).
     unsafe {
-        libc::syscall(libc::SYS_futex, word, WAKE, 1);
+        libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE | kind(asleep), 1);
     }
 }

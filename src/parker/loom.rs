@@ -27,6 +27,6 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
     Blocked::Returned
 }
 
-pub(crate) fn wake(_: *const AtomicU32, handle: &Handle) {
+pub(crate) fn wake(_: *const AtomicU32, _: u32, handle: &Handle) {
     handle.0.unpark();
 }

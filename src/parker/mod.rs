@@ -1,19 +1,25 @@
 //! How ONE thread blocks and is woken.
 //!
 //! Every sleeping thread owns a [`Parker`] inside its waiter node, on its own stack. The
-//! parker is a 32-bit state word with three states:
+//! parker is a 32-bit state word:
 //!
 //! | state         | meaning                                                            |
 //! |---------------|--------------------------------------------------------------------|
-//! | `WAITING`     | asleep, or about to be; nobody has ended the sleep                 |
+//! | `WAITING`     | queued and running: nobody has ended the sleep, nobody need wake it |
+//! | `SLEEPING`    | blocked in the kernel (or about to be): a waker must wake it        |
+//! | `SLEEPING_SHARED` | the same, in a shared (not private) futex wait (Linux only)     |
 //! | `WOKEN`       | a waker took the node off its queue and is done with it: final     |
 //! | `INTERRUPTED` | [`crate::interrupt`] ran on this thread (from a signal handler)    |
 //!
-//! Transitions: `WAITING -> INTERRUPTED` by the owning thread's signal handler (CAS, so it
-//! never overrides a wake), `WAITING | INTERRUPTED -> WOKEN` by exactly one waker (swap,
-//! Release: it publishes the token the waker wrote). After storing `WOKEN` the waker never
-//! reads the node again; it may still issue a kernel wake on the word's address, which is
-//! harmless if the sleeper has returned (a spurious wake that every futex user tolerates).
+//! Transitions: `WAITING -> SLEEPING*` by the owner just before it blocks (CAS, so it never
+//! overrides a wake or an interrupt), `WAITING | SLEEPING* -> INTERRUPTED` by the owning
+//! thread's signal handler (CAS), any state but `WOKEN` `-> WOKEN` by exactly one waker (swap,
+//! Release: it publishes the token the waker wrote). The waker makes a kernel wake call only
+//! if the swap replaced a `SLEEPING*` state, the one the sleeper blocks on: a thread that had
+//! not blocked yet sees `WOKEN` when it tries to, so a wake that wins the race costs no
+//! system call. After its swap the waker never reads the node again; the kernel wake it may
+//! still issue only names the word's address, harmless if the sleeper has returned (a
+//! spurious wake that every futex user tolerates).
 //!
 //! The backend that blocks is chosen at build time; each native one waits on this word
 //! itself, so a change of the word (a wake, or `interrupt()` from a signal handler) ends the
@@ -87,6 +93,24 @@ mod sys;
 const WAITING: u32 = 0;
 const WOKEN: u32 = 1;
 const INTERRUPTED: u32 = 2;
+/// Blocked in the kernel; on Linux, in a private futex wait.
+const SLEEPING: u32 = 3;
+/// Blocked in a shared futex wait (Linux only: see `futex.rs`, "Private or shared").
+#[cfg_attr(not(all(not(loom), not(wchan_fallback_parker), target_os = "linux")), allow(dead_code))]
+const SLEEPING_SHARED: u32 = 4;
+
+/// The state a thread blocks in: `SLEEPING` or, on Linux when many threads sleep,
+/// `SLEEPING_SHARED`; [`end_sleep`] is called once the block is over.
+#[cfg(all(not(loom), not(wchan_fallback_parker), target_os = "linux"))]
+use sys::{begin_sleep, end_sleep};
+
+#[cfg(not(all(not(loom), not(wchan_fallback_parker), target_os = "linux")))]
+fn begin_sleep() -> u32 {
+    SLEEPING
+}
+
+#[cfg(not(all(not(loom), not(wchan_fallback_parker), target_os = "linux")))]
+fn end_sleep(_: u32) {}
 
 /// What one call to the backend's block reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +139,14 @@ pub(crate) enum Wait {
     Interrupted,
 }
 
+/// In a forked child: forgets the parent's other sleeping threads, which the backend may
+/// count (Linux: the private futex waits, `futex.rs`); they do not exist in the child.
+#[cfg(all(unix, not(loom), not(miri)))]
+pub(crate) fn forget_sleepers_after_fork() {
+    #[cfg(all(not(wchan_fallback_parker), target_os = "linux"))]
+    sys::forget_sleepers_after_fork();
+}
+
 /// One thread's sleep: a state word plus whatever handle the backend needs to wake it.
 pub(crate) struct Parker {
     state: AtomicU32,
@@ -129,14 +161,32 @@ impl Parker {
     /// Blocks until woken, interrupted or past `deadline`; spurious returns of the backend are
     /// absorbed here. Called by the owning thread only.
     pub(crate) fn wait(&self, deadline: Option<&Deadline>) -> Wait {
+        let asleep = begin_sleep();
+        let result = self.block_until_woken(asleep, deadline);
+        end_sleep(asleep);
+        result
+    }
+
+    /// [`Parker::wait`], blocking in state `asleep`.
+    fn block_until_woken(&self, asleep: u32, deadline: Option<&Deadline>) -> Wait {
+        #[cfg(wchan_bug = "block_unannounced")] // deliberate bug for loom-tests: no wake call is made
+        let asleep = WAITING;
         loop {
             // Acquire pairs with the waker's Release swap to WOKEN: the token is visible.
             match self.state.load(Ordering::Acquire) {
                 WOKEN => return Wait::Woken,
                 INTERRUPTED => return Wait::Interrupted,
+                // Announce the block, so a waker knows to make the kernel wake call. Relaxed:
+                // a failure re-reads the word above with Acquire.
+                WAITING
+                    if self.state.compare_exchange(WAITING, asleep, Ordering::Relaxed, Ordering::Relaxed).is_err() =>
+                {
+                    continue;
+                }
+                // `asleep`: announced by the exchange just above, or before a spurious return.
                 _ => {}
             }
-            match sys::block(&self.state, WAITING, deadline, &self.handle) {
+            match sys::block(&self.state, asleep, deadline, &self.handle) {
                 Blocked::Returned => continue,
                 Blocked::TimedOut => return Wait::TimedOut,
                 Blocked::Signalled => return Wait::Interrupted,
@@ -148,22 +198,38 @@ impl Parker {
     /// That waker is running, not sleeping, so this wait is short; it ignores deadlines and
     /// signals because the outcome (woken) is already decided.
     pub(crate) fn wait_for_wake(&self) {
+        let asleep = begin_sleep();
         loop {
             // Acquire: as in `wait`.
             let state = self.state.load(Ordering::Acquire);
             if state == WOKEN {
-                return;
+                break;
             }
-            sys::block(&self.state, state, None, &self.handle);
+            // From WAITING or INTERRUPTED (the outcome is decided: woken), announce the block
+            // as `wait` does, or the waker would make no wake call.
+            if state != asleep
+                && self.state.compare_exchange(state, asleep, Ordering::Relaxed, Ordering::Relaxed).is_err()
+            {
+                continue;
+            }
+            sys::block(&self.state, asleep, None, &self.handle);
         }
+        end_sleep(asleep);
     }
 
     /// Ends the current sleep with `Interrupted` unless a waker already won. Async-signal-safe:
-    /// one compare-exchange on the owning thread's own word. Relaxed: the owning thread (the
+    /// compare-exchanges on the owning thread's own word (one, unless the owner's own state
+    /// change raced it, which a handler on the owning thread cannot). Relaxed: the owning thread (the
     /// one running this handler) reads the word itself; no other memory is published.
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn interrupt(&self) {
-        let _ = self.state.compare_exchange(WAITING, INTERRUPTED, Ordering::Relaxed, Ordering::Relaxed);
+        let mut state = self.state.load(Ordering::Relaxed);
+        while matches!(state, WAITING | SLEEPING | SLEEPING_SHARED) {
+            match self.state.compare_exchange(state, INTERRUPTED, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
     }
 
     /// Ends the owning thread's sleep as if woken, with no waker and no system call: for the
@@ -197,10 +263,13 @@ impl Unparker {
     pub(crate) unsafe fn unpark(self) {
         // SAFETY: the caller guarantees the word is alive until this store completes.
         // Release pairs with the sleeper's Acquire load: the token written before is visible.
-        unsafe { (*self.word).swap(WOKEN, Ordering::Release) };
-        // After the store the word may be gone; the backend only passes its address to the
-        // kernel (or wakes a thread handle it owns), never dereferences it.
-        sys::wake(self.word, &self.handle);
+        let was = unsafe { (*self.word).swap(WOKEN, Ordering::Release) };
+        if was == SLEEPING || was == SLEEPING_SHARED {
+            // After the swap the word may be gone; the backend only passes its address to the
+            // kernel (or wakes a thread handle it owns), never dereferences it.
+            sys::wake(self.word, was, &self.handle);
+        }
+        // Otherwise the sleeper had not blocked: its announcing CAS fails on WOKEN.
     }
 }
 

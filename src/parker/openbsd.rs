@@ -67,7 +67,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
     }
 }
 
-pub(crate) fn wake(word: *const AtomicU32, _: &Handle) {
+pub(crate) fn wake(word: *const AtomicU32, _: u32, _: &Handle) {
     // SAFETY: FUTEX_WAKE uses the address only as a key; the memory may be gone (a stray wake
     // there is a spurious wake every futex user tolerates).
     unsafe {

@@ -65,7 +65,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
     }
 }
 
-pub(crate) fn wake(word: *const AtomicU32, _: &Handle) {
+pub(crate) fn wake(word: *const AtomicU32, _: u32, _: &Handle) {
     // SAFETY: UMTX_OP_WAKE_PRIVATE uses the address only as a key to find sleepers; it does
     // not read the memory, which may be gone (a stray wake there is a spurious wake).
     unsafe {

@@ -43,4 +43,4 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
     Blocked::Returned
 }
 
-pub(crate) fn wake(_: *const AtomicU32, _: &Handle) {}
+pub(crate) fn wake(_: *const AtomicU32, _: u32, _: &Handle) {}

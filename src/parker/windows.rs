@@ -64,7 +64,7 @@ pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>
     }
 }
 
-pub(crate) fn wake(word: *const AtomicU32, _: &Handle) {
+pub(crate) fn wake(word: *const AtomicU32, _: u32, _: &Handle) {
     // SAFETY: WakeByAddressSingle uses the address only as a key; it does not read the memory,
     // which may be gone (a stray wake there is a spurious wake every waiter tolerates).
     unsafe { WakeByAddressSingle(word.cast()) };
