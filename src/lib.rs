@@ -47,6 +47,7 @@
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
 mod chan;
+mod cpus;
 mod error;
 #[cfg(all(unix, not(loom), not(miri)))]
 mod fork;

@@ -583,7 +583,9 @@ pub(crate) fn unpark(key: Key, n: usize, want_fair: bool, callback: impl FnOnce(
 }
 
 /// Wakes and/or moves the waiters of `from` to `to` (same space), under both buckets' locks.
-/// `validate(from_has_waiters)` chooses the operation.
+/// `validate(from_has_waiters)` chooses the operation. `wake` (>= 1) is how many of the
+/// oldest waiters `UnparkOneRequeueRest` wakes before it moves the rest: 1 for the public
+/// API; wchan's `Condvar::notify_all` wakes as many as there are CPUs to run them.
 ///
 /// Counts before checks (invariant 8): when the keys live in different buckets, the target's
 /// count is raised and fenced *before* `validate` runs, exactly as [`enqueue_if`] does, and
@@ -593,6 +595,7 @@ pub(crate) fn unpark(key: Key, n: usize, want_fair: bool, callback: impl FnOnce(
 pub(crate) fn requeue(
     from: Key,
     to: Key,
+    wake: usize,
     validate: impl FnOnce(bool) -> Requeue,
     callback: impl FnOnce(Requeue, Found) -> usize,
 ) -> Found {
@@ -613,7 +616,11 @@ pub(crate) fn requeue(
     let mut found = Found::default();
     if let Some(head) = head {
         let (total, _) = count_fifo(head, usize::MAX);
-        let unpark = usize::from(matches!(op, Requeue::UnparkOne | Requeue::UnparkOneRequeueRest));
+        let unpark = match op {
+            Requeue::UnparkOne => 1,
+            Requeue::UnparkOneRequeueRest => wake.clamp(1, total),
+            _ => 0,
+        };
         found.unparked = unpark;
         found.requeued = match op {
             Requeue::UnparkOne => 0,
@@ -628,10 +635,16 @@ pub(crate) fn requeue(
 
     let mut chain = ptr::null();
     let mut rest: *const Waiter = head;
-    if found.unparked == 1 {
-        // The successor takes the head's place in the key list, so `prev` stays valid.
-        rest = get(&head.next);
-        chain = qa.cut_front(prev, head, 1);
+    if found.unparked > 0 {
+        // The first node after the woken ones takes the head's place in the key list, so
+        // `prev` stays valid.
+        let mut last = head;
+        for _ in 1..found.unparked {
+            // SAFETY: the FIFO holds at least `unparked` nodes (counted above, same lock).
+            last = unsafe { node(get(&last.next)) };
+        }
+        rest = get(&last.next);
+        chain = qa.cut_front(prev, head, found.unparked);
     }
     if found.requeued > 0 {
         // SAFETY: rest is the head of `from`'s FIFO, holding `requeued` nodes.

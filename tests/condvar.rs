@@ -161,7 +161,8 @@ fn notify_all_under_the_lock_requeues_all_and_each_unlock_passes_it_on() {
         let handles = spawn_waiters(&shared, 5);
         let g = shared.0.lock();
         assert_eq!(shared.1.notify_all(), 5);
-        // All five now sleep on the mutex's queue, not the condvar's.
+        // All five have left the condvar: woken (as many as there are CPUs) or moved to the
+        // mutex's queue.
         assert!(!shared.1.notify_one(), "the condvar has no waiter left");
         drop(g);
         for h in handles {
@@ -169,6 +170,36 @@ fn notify_all_under_the_lock_requeues_all_and_each_unlock_passes_it_on() {
         }
         assert_eq!(woken(&shared), 5);
     });
+}
+
+/// `notify_all` to more waiters than any herd (it wakes at most 64 directly, as many as there
+/// are CPUs): the herd is woken, the rest are moved onto the mutex, and every one returns
+/// exactly once, whether the mutex is held or free at the notify.
+fn broadcast_reaches_every_waiter(under_lock: bool) {
+    const WAITERS: usize = 70;
+    watchdog(HANG * 2, move || {
+        let shared: Shared = Arc::default();
+        let handles = spawn_waiters(&shared, WAITERS);
+        let guard = under_lock.then(|| shared.0.lock());
+        assert_eq!(shared.1.notify_all(), WAITERS);
+        assert!(!shared.1.notify_one(), "the condvar has no waiter left");
+        drop(guard);
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(woken(&shared), WAITERS);
+        assert!(shared.0.try_lock().is_some(), "the mutex is free and usable afterwards");
+    });
+}
+
+#[test]
+fn broadcast_to_70_under_the_lock_wakes_a_herd_moves_the_rest_and_all_return() {
+    broadcast_reaches_every_waiter(true);
+}
+
+#[test]
+fn broadcast_to_70_with_the_mutex_free_wakes_a_herd_moves_the_rest_and_all_return() {
+    broadcast_reaches_every_waiter(false);
 }
 
 #[test]
@@ -298,7 +329,8 @@ fn requeued_waiter_with_a_deadline_reports_notified() {
                 break g;
             }
         };
-        assert_eq!(cv.notify_all(), 1, "requeued onto the held mutex");
+        // notify_one moves the waiter onto the held mutex (notify_all would wake it).
+        assert!(cv.notify_one(), "requeued onto the held mutex");
         // Hold the mutex past the waiter's deadline: it times out on the mutex's queue.
         let start = Instant::now();
         wait_until(HANG, "the waiter's deadline to pass", || start.elapsed() > Duration::from_millis(700));

@@ -223,7 +223,8 @@ fn fairness_two_threads_in_a_tight_loop_both_progress() {
 fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
     watchdog(HANG, || {
         // To get a waiter that is certainly parked on the mutex, it waits on a condvar and is
-        // moved onto the mutex's queue by `notify_all` while the lock is held (a requeue).
+        // moved onto the mutex's queue by `notify_one` while the lock is held (a requeue;
+        // `notify_all` would wake it directly, as one of its herd).
         let state = Arc::new((Mutex::new((false, 0u32)), Condvar::new()));
         let checked = Arc::new(AtomicBool::new(false));
         let waiter = {
@@ -244,7 +245,7 @@ fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
                 break g;
             }
         };
-        assert_eq!(cv.notify_all(), 1, "requeued onto the held mutex");
+        assert!(cv.notify_one(), "requeued onto the held mutex");
         g.1 = 10;
         MutexGuard::unlock_fair(g);
         // Handed over: the lock never became free, so it cannot be taken now.

@@ -82,10 +82,11 @@ fn notify_one_under_the_lock_reaches_a_waiter_that_saw_the_condition_unset() {
 }
 
 /// Two waiters and a notifier that sets `ready` and calls `notify_all` while holding the
-/// mutex: the waiters are moved onto the held mutex's queue (not woken), each is woken by an
-/// unlock in turn, and both return. `notify_all` reports exactly the waiters that waited.
+/// mutex: the first is woken (the herd is one thread under loom) and competes for the held
+/// mutex, the second is moved onto the mutex's queue (or woken early by the first), and both
+/// return. `notify_all` reports exactly the waiters that waited.
 fn notify_all_requeues(same_bucket: bool) {
-    model_reaching(&["both moved"], move |outcomes: &Outcomes| {
+    model_reaching(&["both waited"], move |outcomes: &Outcomes| {
         let shared = shared(same_bucket);
         let waiters = [spawn_waiter(&shared), spawn_waiter(&shared)];
         let (m, cv) = &*shared;
@@ -93,7 +94,7 @@ fn notify_all_requeues(same_bucket: bool) {
         state.ready = true;
         assert_eq!(cv.notify_all(), state.waiting);
         if state.waiting == 2 {
-            outcomes.saw("both moved");
+            outcomes.saw("both waited");
         }
         drop(state);
         for t in waiters {

@@ -11,8 +11,8 @@
 //! Invariant: the state is non-zero exactly while a thread is queued on the condvar's key,
 //! and it is written only under that key's bucket lock:
 //! - `0 -> &mutex`: a waiter's `validate`, before it is queued (and before it unlocks the mutex);
-//! - `&mutex -> 0`: `notify_one` when it takes the last waiter, `notify_all` when it moves all
-//!   of them, or the `on_cancel` of the last waiter that times out or is interrupted.
+//! - `&mutex -> 0`: `notify_one` when it takes the last waiter, `notify_all` when it wakes or
+//!   moves all of them, or the `on_cancel` of the last waiter that times out or is interrupted.
 //!
 //! Every `validate` also learns whether a thread really is queued on the key, and treats a
 //! non-zero state with nobody queued as stale (a forked child inherits the word but none of
@@ -23,21 +23,23 @@
 //! mutexes at once": its `validate` refuses to queue it, and `wait` panics once `park` has
 //! returned and no wchan lock is held, leaving the state to the threads that use it correctly.
 //!
-//! `notify_all` does not wake every waiter: under both buckets' locks it moves them to the
-//! mutex's key (a *requeue*), so they are woken one by one as the mutex is unlocked, and the
-//! herd never stampedes for a lock only one of them can hold. A requeued waiter's `park`
-//! returns with the mutex's token: `TOKEN_HANDOFF` means the unlocker handed it the lock.
+//! `notify_all` wakes a *herd* of the oldest waiters, as many as there are CPUs this process
+//! may run on (`crate::cpus`: at most 64; one under loom), and under both buckets' locks moves
+//! the rest to the mutex's key (a *requeue*): the herd runs at once, as many as can run, and
+//! the rest are woken one by one as the mutex is unlocked (each of them, once woken, waking
+//! the next early), so a large crowd never stampedes for a lock only one can hold. A requeued
+//! waiter's `park` returns with the mutex's token: `TOKEN_HANDOFF` means the unlocker handed
+//! it the lock.
 //!
-//! The mutex's `PARKED` bit (see its module) when waiters are moved onto it, always under
-//! both bucket locks, so the mutex's slow-path unlock (which takes its bucket lock) sees the
-//! moved waiters and the bit together:
-//! - mutex held at the notify: `RequeueOne` / `RequeueAll`, with `PARKED` set in the same
-//!   atomic step that sees `LOCKED` (`mark_parked_if_locked`), so the owner's unlock takes the
-//!   slow path and wakes one of them;
-//! - mutex free: the oldest waiter is woken to take it (`UnparkOne`, or `notify_all`'s
-//!   `UnparkOneRequeueRest`, which sets `PARKED` after the move if anyone was moved). If a
-//!   fast-path unlock ran before the bit was set, the woken waiter still locks the mutex, and
-//!   its unlock wakes the next.
+//! The mutex's `PARKED` bit (see its module) is set when waiters are moved onto it, always
+//! under both bucket locks, so the mutex's slow-path unlock (which takes its bucket lock) sees
+//! the moved waiters and the bit together:
+//! - `notify_one` with the mutex held: `RequeueOne`, with `PARKED` set in the same atomic step
+//!   that sees `LOCKED` (`mark_parked_if_locked`), so the owner's unlock takes the slow path
+//!   and wakes it; with the mutex free: `UnparkOne`, the waiter is woken to take it;
+//! - `notify_all`: `UnparkOneRequeueRest` (waking the herd), which sets `PARKED` after the
+//!   move if anyone was moved, held mutex or free. If a fast-path unlock ran before the bit
+//!   was set, a woken waiter still locks the mutex, and its unlock wakes the next.
 //!
 //! A free mutex is never marked for nothing: a notify after the unlock (the usual producer
 //! pattern) leaves the mutex's fast paths and its lockers' spinning intact.
@@ -360,7 +362,7 @@ impl Condvar {
                 RequeueOp::UnparkOne
             }
         };
-        let result = park::requeue_on(self.key(), mutex_key, validate, |_, found| {
+        let result = park::requeue_on(self.key(), mutex_key, 1, validate, |_, found| {
             if !found.have_more {
                 self.state.store(0, Ordering::Relaxed); // under the bucket lock
             }
@@ -373,10 +375,11 @@ impl Condvar {
 
     /// Wakes all waiting threads; returns how many were woken or moved to the mutex's queue.
     ///
-    /// The waiters are not woken at once: they are moved (requeued) onto the mutex's queue,
-    /// where each unlock of the mutex wakes the next one, and each of them, once woken, wakes
-    /// the one after it early, so two are on their way at a time rather than a herd. If the
-    /// mutex is unlocked at the time, the oldest waiter is woken right away to take it. With
+    /// The oldest waiters are woken at once, as many as there are CPUs this process may run on
+    /// (at most 64): more could not run at the same time. Any others are moved (requeued) onto
+    /// the mutex's queue, where each unlock of the mutex wakes the next one, and each of them,
+    /// once woken, wakes the one after it early. So a broadcast to a few threads costs what
+    /// waking them costs, and one to a crowd never sends the whole crowd after one lock. With
     /// no waiter this is one atomic load.
     ///
     /// ```
@@ -410,28 +413,26 @@ impl Condvar {
             debug_assert_eq!(mutex.park_key(), mutex_key);
             // Every waiter leaves this key now: woken or moved.
             self.state.store(0, Ordering::Relaxed);
-            // Held: move them all, and set PARKED in the same atomic step as the check, so the
-            // owner's unlock takes the slow path, which needs the mutex's bucket lock we hold
-            // and so finds the moved waiters. A separate check and mark would let a fast-path
-            // unlock (which wakes nobody) slip in between and leave them asleep on a free mutex.
+            // The design before the woken herd (issue 13): with the mutex held, move them all,
+            // and mark PARKED after a separate check. A fast-path unlock between the two
+            // wakes nobody and leaves them asleep on a free mutex.
             #[cfg(wchan_bug = "notify_all_checks_then_marks")] // deliberate bug for loom-tests: two steps
             if mutex.locked() {
                 mutex.mark_parked(true);
                 return RequeueOp::RequeueAll;
             }
-            if mutex.mark_parked_if_locked(true) {
-                RequeueOp::RequeueAll
-            } else {
-                // Free: wake the oldest to take it; `callback` marks PARKED for the rest.
-                RequeueOp::UnparkOneRequeueRest
-            }
+            // Held or free: wake the oldest `herd` (they compete for the mutex) and move the
+            // rest; `callback` marks PARKED for those.
+            RequeueOp::UnparkOneRequeueRest
         };
-        // The woken thread (if any) must compete for the mutex: never the hand-off token.
-        let result = park::requeue_on(self.key(), mutex_key, validate, |op, result| {
+        let herd = crate::cpus::runnable();
+        // The woken threads compete for the mutex: never the hand-off token.
+        let result = park::requeue_on(self.key(), mutex_key, herd, validate, |op, result| {
             if op == RequeueOp::UnparkOneRequeueRest && result.requeued > 0 {
-                // Still under both bucket locks. A fast-path lock and unlock may have run since
-                // `validate`; the woken thread locks the mutex after this, and its unlock sees
-                // PARKED and wakes the next.
+                // Still under both bucket locks, so the mutex's slow-path unlock (which needs
+                // its bucket lock) sees the moved waiters and the bit together. A fast-path
+                // unlock may have run before: then a woken thread, which locks the mutex
+                // after this, sees PARKED at its own unlock and wakes the next.
                 // SAFETY: as in `validate`: this op means the state held the address and a
                 // waiter was queued, so the mutex is alive while the locks are held.
                 unsafe { &*(mutex_addr as *const RawMutex) }.mark_parked(true);

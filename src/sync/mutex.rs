@@ -208,7 +208,14 @@ impl RawMutex {
             // hint, written only under this lock) for those still queued.
             let hint = self.state.load(Ordering::Relaxed) & BROADCAST;
             let state = if result.have_more { PARKED | hint } else { 0 };
-            self.state.store(state, Ordering::Release);
+            // A swap, not a store: a locker may have set PARKED since the load above (it then
+            // validates under this bucket lock, after us, and must see our value). With a
+            // plain store after that stale load, loom 0.7.3 explored an execution in which
+            // the locker's validate still read its own PARKED and it parked on a free mutex
+            // (condvar model `notify_all_moves_both_waiters_to_the_mutex_in_the_same_bucket_*`
+            // with the herd notify_all). C11's write-read coherence forbids that read, but the
+            // read-modify-write settles the question at no measurable cost on this slow path.
+            self.state.swap(state, Ordering::Release);
             TOKEN_RETRY
         });
     }
