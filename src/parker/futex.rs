@@ -94,15 +94,7 @@ fn kind(asleep: u32) -> libc::c_int {
     }
 }
 
-/// The futex backend needs nothing beyond the word's address.
-#[derive(Clone)]
-pub(crate) struct Handle;
-
-impl Handle {
-    pub(crate) fn current() -> Handle {
-        Handle
-    }
-}
+pub(crate) use super::AddressOnly as Handle;
 
 /// `struct __kernel_timespec`: the kernel's 64-bit timespec, the layout of `libc::timespec`
 /// wherever `time_t` is 64 bits, and the one `futex_time64` reads on 32-bit targets.

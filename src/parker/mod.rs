@@ -147,6 +147,19 @@ pub(crate) fn forget_sleepers_after_fork() {
     sys::forget_sleepers_after_fork();
 }
 
+/// The handle of a backend that needs nothing beyond the word's address to wake a thread
+/// (futex, umtx, OpenBSD futex, `WaitOnAddress`, threadless wasm): there is nothing to keep.
+#[derive(Clone)]
+#[allow(dead_code)] // unused where the backend keeps a thread handle (portable, Apple, loom)
+pub(crate) struct AddressOnly;
+
+#[allow(dead_code)] // as above
+impl AddressOnly {
+    pub(crate) fn current() -> AddressOnly {
+        AddressOnly
+    }
+}
+
 /// One thread's sleep: a state word plus whatever handle the backend needs to wake it.
 pub(crate) struct Parker {
     state: AtomicU32,

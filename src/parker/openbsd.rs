@@ -15,15 +15,7 @@ use super::Blocked;
 use crate::loom::AtomicU32;
 use crate::time::Deadline;
 
-/// The futex backend needs nothing beyond the word's address.
-#[derive(Clone)]
-pub(crate) struct Handle;
-
-impl Handle {
-    pub(crate) fn current() -> Handle {
-        Handle
-    }
-}
+pub(crate) use super::AddressOnly as Handle;
 
 const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 

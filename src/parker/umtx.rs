@@ -13,15 +13,7 @@ use super::Blocked;
 use crate::loom::AtomicU32;
 use crate::time::Deadline;
 
-/// The umtx backend needs nothing beyond the word's address.
-#[derive(Clone)]
-pub(crate) struct Handle;
-
-impl Handle {
-    pub(crate) fn current() -> Handle {
-        Handle
-    }
-}
+pub(crate) use super::AddressOnly as Handle;
 
 pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>, _: &Handle) -> Blocked {
     let mut time;

@@ -16,14 +16,7 @@ use crate::time::Deadline;
 
 const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
-#[derive(Clone)]
-pub(crate) struct Handle;
-
-impl Handle {
-    pub(crate) fn current() -> Handle {
-        Handle
-    }
-}
+pub(crate) use super::AddressOnly as Handle;
 
 pub(crate) fn block(word: &AtomicU32, expected: u32, deadline: Option<&Deadline>, _: &Handle) -> Blocked {
     // Relaxed: single-threaded; the caller re-reads the word with Acquire anyway.

@@ -24,15 +24,7 @@ use super::Blocked;
 use crate::loom::AtomicU32;
 use crate::time::Deadline;
 
-/// The Windows backend needs nothing beyond the word's address.
-#[derive(Clone)]
-pub(crate) struct Handle;
-
-impl Handle {
-    pub(crate) fn current() -> Handle {
-        Handle
-    }
-}
+pub(crate) use super::AddressOnly as Handle;
 
 /// Milliseconds to wait for `left`, rounded up and kept below `INFINITE`.
 fn millis(left: Duration) -> u32 {
