@@ -18,8 +18,8 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::{watchdog, HANG};
-use counting_alloc::{allocations_during, Counting};
-use wchan::{wakeup, Condvar, Deadline, Error, Mutex, Sleep, SpinLock};
+use counting_alloc::{allocations_during, sleep_wakeup_cycles, Counting};
+use wchan::{wakeup, Condvar, Deadline, Error, Mutex, Sleep};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -39,40 +39,9 @@ const CYCLES: u32 = 100_000;
 #[test]
 fn sleep_wakeup_100k_cycles_allocate_nothing() {
     watchdog(Duration::from_secs(120), || {
-        let lock = Arc::new(SpinLock::new(0u32)); // cycle number the sleeper waits in, 0 = none
-        let sleeper = {
-            let lock = lock.clone();
-            std::thread::spawn(move || {
-                let cycle = |i: u32| {
-                    let mut g = lock.lock();
-                    *g = i;
-                    let sleep = Sleep::on(&*lock).unlocking(g);
-                    let sleep = if i % 2 == 0 { sleep.until(Deadline::after(Duration::from_secs(60))) } else { sleep };
-                    assert_eq!(sleep.wait(), Ok(()));
-                };
-                cycle(1); // warm-up
-                allocations_during(|| (2..=CYCLES + 1).for_each(cycle))
-            })
-        };
-        let waker = {
-            let lock = lock.clone();
-            std::thread::spawn(move || {
-                let cycle = |i: u32| loop {
-                    let mut g = lock.lock();
-                    if *g == i {
-                        *g = 0;
-                        assert_eq!(wakeup(&*lock, 1), Ok(1));
-                        return;
-                    }
-                    drop(g);
-                    std::hint::spin_loop();
-                };
-                cycle(1);
-                allocations_during(|| (2..=CYCLES + 1).for_each(cycle))
-            })
-        };
-        assert_eq!(sleeper.join().unwrap(), 0, "sleeper allocated");
-        assert_eq!(waker.join().unwrap(), 0, "waker allocated");
+        let (sleeper, waker) = sleep_wakeup_cycles(CYCLES);
+        assert_eq!(sleeper, 0, "sleeper allocated");
+        assert_eq!(waker, 0, "waker allocated");
     });
 }
 

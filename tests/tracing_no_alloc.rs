@@ -7,14 +7,13 @@ mod common;
 mod counting_alloc;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::watchdog;
-use counting_alloc::{allocations_during, Counting};
+use counting_alloc::{allocations_during, sleep_wakeup_cycles, Counting};
 use tracing::level_filters::LevelFilter;
 use tracing::{span, Event, Metadata, Subscriber};
-use wchan::{wakeup, Deadline, Error, Sleep, SpinLock};
+use wchan::{wakeup, Deadline, Error, Sleep};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -27,40 +26,10 @@ fn counting_allocator_sees_an_allocation() {
 
 /// Every traced path once: a woken sleep (with and without a deadline) and its wakeup, a
 /// timeout, an abort, a wakeup of nobody, an invalid sleep, a thread sleep.
-fn traced_paths(lock: &Arc<SpinLock<u32>>, rounds: u32) {
-    let sleeper = {
-        let lock = lock.clone();
-        std::thread::spawn(move || {
-            let cycle = |i: u32| {
-                let mut g = lock.lock();
-                *g = i;
-                let sleep = Sleep::on(&*lock).unlocking(g);
-                let sleep = if i % 2 == 0 { sleep.until(Deadline::after(Duration::from_secs(60))) } else { sleep };
-                assert_eq!(sleep.wait(), Ok(()));
-            };
-            cycle(1); // warm-up: one-time setup (tracing's callsite registration) happens here
-            allocations_during(|| (2..=rounds + 1).for_each(cycle))
-        })
-    };
-    let waker = {
-        let lock = lock.clone();
-        std::thread::spawn(move || {
-            let cycle = |i: u32| loop {
-                let mut g = lock.lock();
-                if *g == i {
-                    *g = 0;
-                    assert_eq!(wakeup(&*lock, 1), Ok(1));
-                    return;
-                }
-                drop(g);
-                std::hint::spin_loop();
-            };
-            cycle(1);
-            allocations_during(|| (2..=rounds + 1).for_each(cycle))
-        })
-    };
-    assert_eq!(sleeper.join().unwrap(), 0, "sleeper allocated");
-    assert_eq!(waker.join().unwrap(), 0, "waker allocated");
+fn traced_paths(rounds: u32) {
+    let (sleeper, waker) = sleep_wakeup_cycles(rounds);
+    assert_eq!(sleeper, 0, "sleeper allocated");
+    assert_eq!(waker, 0, "waker allocated");
 
     let chan = 0u8;
     let flag = AtomicBool::new(true);
@@ -103,8 +72,8 @@ impl Subscriber for InfoOnly {
 #[test]
 fn traced_paths_allocate_nothing_without_a_subscriber_then_with_debug_disabled() {
     watchdog(Duration::from_secs(120), || {
-        traced_paths(&Arc::new(SpinLock::new(0)), 2_000);
+        traced_paths(2_000);
         tracing::subscriber::set_global_default(InfoOnly).expect("no subscriber was set before");
-        traced_paths(&Arc::new(SpinLock::new(0)), 2_000);
+        traced_paths(2_000);
     });
 }
