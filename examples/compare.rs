@@ -31,6 +31,7 @@ use workloads::{
 const USAGE: &str = "usage: compare [--quick] [--csv] [--switches] [--only TEXT] [--chart FILE.svg]
   --quick        fewer and shorter samples (under 20 s)
   --switches     also print the voluntary context switches per operation of every cell
+                 (getrusage; Unix only)
   --only TEXT    only what `CASE/IMPL` (e.g. `pool_jobs_8/wchan`) contains TEXT
   --csv          print `case,impl,median,unit` lines instead of a table
   --chart FILE   only measure contended mutex throughput at 1, 2, 4 and 8 threads and
@@ -258,6 +259,7 @@ fn measure(plan: &Plan, mut runners: Vec<Runner<'_>>) -> Vec<(&'static str, f64,
 
 /// The voluntary context switches of this process so far (threads that have exited
 /// included): each is a thread that blocked, in a futex wait, a sleep or I/O.
+#[cfg(unix)]
 fn voluntary_switches() -> i64 {
     // SAFETY: `getrusage` fills the zeroed struct it is given; RUSAGE_SELF is always valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -266,6 +268,12 @@ fn voluntary_switches() -> i64 {
         return 0;
     }
     usage.ru_nvcsw as i64
+}
+
+/// Not counted off Unix (no `getrusage`): `--switches` prints zeros there.
+#[cfg(not(unix))]
+fn voluntary_switches() -> i64 {
+    0
 }
 
 // ---------------------------------------------------------------------------------------
