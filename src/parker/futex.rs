@@ -34,10 +34,10 @@ use crate::time::{Clock, Deadline};
 // `roundup_pow_of_two(4 * min(threads, online CPUs))` slots, at least 16
 // (`futex_hash_allocate_default` in kernel/futex/core.c; 16 on this 2-CPU machine, read back
 // with `prctl(PR_FUTEX_HASH)`), so with thousands of threads asleep each private wait and
-// wake walks a chain of hundreds of entries: a round trip measured 7.8x slower with 10,000
-// other threads asleep. Shared operations use the global hash (256 slots per CPU), which
-// keeps that near 1x; for anonymous memory their key is still per process, so fork and
-// other processes are unaffected.
+// wake walks a chain of hundreds of entries: a round trip measured 4.2x slower with 10,000
+// other threads asleep (`docs/design.md`, "Why fixed, and why 1024"). Shared operations use
+// the global hash (256 slots per possible CPU), which keeps that near 1x; for anonymous
+// memory their key is still per process, so fork and other processes are unaffected.
 //
 // So each sleeper chooses: private while fewer than `PRIVATE_SLEEPERS_MAX` of wchan's threads
 // are in a private wait (chains of about 4 entries in the smallest table), shared beyond.

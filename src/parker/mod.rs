@@ -3,13 +3,13 @@
 //! Every sleeping thread owns a [`Parker`] inside its waiter node, on its own stack. The
 //! parker is a 32-bit state word:
 //!
-//! | state         | meaning                                                            |
-//! |---------------|--------------------------------------------------------------------|
-//! | `WAITING`     | queued and running: nobody has ended the sleep, nobody need wake it |
-//! | `SLEEPING`    | blocked in the kernel (or about to be): a waker must wake it        |
-//! | `SLEEPING_SHARED` | the same, in a shared (not private) futex wait (Linux only)     |
-//! | `WOKEN`       | a waker took the node off its queue and is done with it: final     |
-//! | `INTERRUPTED` | [`crate::interrupt`] ran on this thread (from a signal handler)    |
+//! | state             | meaning                                                          |
+//! |-------------------|------------------------------------------------------------------|
+//! | `WAITING`         | queued and running: nobody has ended the sleep or need wake it   |
+//! | `SLEEPING`        | blocked in the kernel (or about to be): a waker must wake it     |
+//! | `SLEEPING_SHARED` | the same, in a shared (not private) futex wait (Linux only)      |
+//! | `WOKEN`           | a waker took the node off its queue and is done with it: final   |
+//! | `INTERRUPTED`     | [`crate::interrupt`] ran on this thread (from a signal handler)  |
 //!
 //! Transitions: `WAITING -> SLEEPING*` by the owner just before it blocks (CAS, so it never
 //! overrides a wake or an interrupt), `WAITING | SLEEPING* -> INTERRUPTED` by the owning
@@ -231,9 +231,9 @@ impl Parker {
     }
 
     /// Ends the current sleep with `Interrupted` unless a waker already won. Async-signal-safe:
-    /// compare-exchanges on the owning thread's own word (one, unless the owner's own state
-    /// change raced it, which a handler on the owning thread cannot). Relaxed: the owning thread (the
-    /// one running this handler) reads the word itself; no other memory is published.
+    /// a load and compare-exchanges on the owning thread's own word (it retries only if a
+    /// waker's swap lands in between, and then stops at `WOKEN`). Relaxed: the owning thread
+    /// (the one running this handler) reads the word itself; no other memory is published.
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn interrupt(&self) {
         let mut state = self.state.load(Ordering::Relaxed);
