@@ -242,8 +242,10 @@ impl Queue {
     }
 
     /// Cuts the first `n` (>= 1) nodes off `key`'s FIFO, whose head is `head` with `prev`
-    /// before it; returns the cut chain's first node, linked by `next`, last.next null.
-    fn cut_front(&mut self, prev: Option<&Waiter>, head: &Waiter, n: usize) -> *const Waiter {
+    /// before it; returns the cut chain's first node (linked by `next`, last.next null) and
+    /// the FIFO's new head (null if nothing is left), which takes `head`'s place in the key
+    /// list, so `prev` stays valid.
+    fn cut_front(&mut self, prev: Option<&Waiter>, head: &Waiter, n: usize) -> (*const Waiter, *const Waiter) {
         let mut last = head;
         for _ in 1..n {
             // SAFETY: the caller counted at least n nodes in this FIFO.
@@ -260,7 +262,7 @@ impl Queue {
             set(&new_head.next_key, get(&head.next_key));
             self.set_link(prev, rest);
         }
-        head
+        (head, rest)
     }
 
     /// Removes a queued node from the middle, front or end of its FIFO. False if it is not in
@@ -570,7 +572,7 @@ pub(crate) fn unpark(key: Key, n: usize, want_fair: bool, callback: impl FnOnce(
     }
     let token = callback(found);
     let chain = match head {
-        Some(head) => q.cut_front(prev, head, found.unparked),
+        Some(head) => q.cut_front(prev, head, found.unparked).0,
         None => ptr::null(),
     };
     if found.unparked > 0 {
@@ -636,20 +638,12 @@ pub(crate) fn requeue(
     let mut chain = ptr::null();
     let mut rest: *const Waiter = head;
     if found.unparked > 0 {
-        // The first node after the woken ones takes the head's place in the key list, so
-        // `prev` stays valid.
-        let mut last = head;
-        for _ in 1..found.unparked {
-            // SAFETY: the FIFO holds at least `unparked` nodes (counted above, same lock).
-            last = unsafe { node(get(&last.next)) };
-        }
-        rest = get(&last.next);
-        chain = qa.cut_front(prev, head, found.unparked);
+        (chain, rest) = qa.cut_front(prev, head, found.unparked);
     }
     if found.requeued > 0 {
         // SAFETY: rest is the head of `from`'s FIFO, holding `requeued` nodes.
         let rest_head = unsafe { node(rest) };
-        let moved = qa.cut_front(prev, rest_head, found.requeued);
+        let (moved, _) = qa.cut_front(prev, rest_head, found.requeued);
         // SAFETY: `moved` starts the cut chain of `requeued` nodes.
         let (first, mut last) = unsafe { (node(moved), node(moved)) };
         loop {
