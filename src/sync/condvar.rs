@@ -494,12 +494,13 @@ impl Condvar {
         match result {
             // A fair unlock of the mutex handed it to us (we were requeued onto it).
             ParkResult::Unparked(TOKEN_HANDOFF) => return Woke::Notified,
-            // Woken by `notify_all`, or by an unlock after a notify moved us onto the mutex:
-            // others moved by a `notify_all` may be queued behind. Wake the next one now, so
-            // its wake-up overlaps our critical section (`RawMutex::wake_next_early`, which
-            // does nothing unless a `notify_all` moved waiters there). Waiters woken early
-            // (`TOKEN_EARLY`) or by `notify_one` do not pass it on, so each unlock adds at most
-            // one early wake: two wake-ups in flight, never a herd.
+            // Woken by `notify_all` (one of its herd), or by an unlock after a notify moved us
+            // onto the mutex: others moved by a `notify_all` may be queued behind. Wake the
+            // next one now, so its wake-up overlaps our critical section
+            // (`RawMutex::wake_next_early`, which does nothing unless a `notify_all` moved
+            // waiters there). Waiters woken early (`TOKEN_EARLY`) or by `notify_one` do not
+            // pass it on, so each herd member and each unlock adds at most one early wake: at
+            // most about twice the CPU count on their way, never the whole crowd.
             ParkResult::Unparked(TOKEN_RETRY) => {
                 mutex.wake_next_early();
                 mutex.lock();

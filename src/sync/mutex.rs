@@ -116,11 +116,11 @@ impl RawMutex {
 
     /// Wakes the oldest thread parked on the mutex, if a `notify_all` moved waiters here
     /// (`BROADCAST`), without releasing anything: it gets [`TOKEN_EARLY`] and competes for
-    /// the lock. A condvar waiter that an unlock woke off this queue calls this before it
-    /// takes the lock, so the next waiter's wake-up runs while it holds the lock, instead of
-    /// only after its unlock. On a machine with more than one CPU, the moved waiters of a
-    /// `notify_all` then wake two at a time instead of in a chain of single wake-ups that each
-    /// land on an idle CPU. Without `BROADCAST` (a queue of plain lockers, or a waiter that
+    /// the lock. A condvar waiter that `notify_all` woke directly, or that an unlock woke off
+    /// this queue, calls this before it takes the lock, so the next waiter's wake-up runs
+    /// while it holds the lock, instead of only after its unlock. On a machine with more than
+    /// one CPU, the moved waiters of a `notify_all` then wake alongside the running ones
+    /// instead of in a chain of single wake-ups that each land on an idle CPU. Without `BROADCAST` (a queue of plain lockers, or a waiter that
     /// `notify_one` moved) it does nothing: waking a locker early only makes it park again.
     pub(crate) fn wake_next_early(&self) {
         if self.state.load(Ordering::Relaxed) & BROADCAST == 0 {
