@@ -37,6 +37,7 @@ bugs=(
     "weak_dekker_fence chan abort_flag_set_before_wakeup_is_never_missed"
     "timeout_ignores_dequeue chan woken_or_timed_out_never_both"
     "unlock_clears_parked mutex unlock_wakes_every_parked_locker_in_turn"
+    "handoff_not_owed mutex a_fair_hand_off_that_a_barger_interrupts_still_serves_the_waiter_next"
     "notify_all_checks_then_marks condvar notify_all_outside_the_lock_racing_an_unlock_loses_no_waiter"
     "requeue_counts_after_check requeue requeue_onto_a_lock_released_without_its_bucket_lock_loses_no_waiter"
     "block_unannounced chan wakeup_after_the_guard_is_released_always_finds_the_sleeper"

@@ -84,6 +84,28 @@ where
     });
 }
 
+/// From now until the end of this execution, every wake that a bucket's fair timer could
+/// make fair is fair (`UnparkResult::be_fair` is true), instead of never, as under loom by
+/// default. For models of a primitive's hand-off path, such as wchan's `Mutex` handing the
+/// lock to a woken waiter with other lockers about (`loom-tests/tests/mutex.rs`). Call it
+/// before the model spawns any thread.
+#[cfg(loom)]
+pub fn fair_wakes() {
+    execution::set_fair_wakes();
+}
+
+/// Whether [`fair_wakes`] was called in this execution (the fair timer's answer under loom).
+#[cfg(loom)]
+pub(crate) fn fair_wakes_on() -> bool {
+    execution::fair_wakes()
+}
+
+/// Without loom there is no model to ask; the fair timer reads its clock instead.
+#[cfg(not(loom))]
+pub(crate) const fn fair_wakes_on() -> bool {
+    false
+}
+
 /// Builds wchan's per-execution state now, from the calling thread: the first statement of a
 /// loom model's closure (see [`model`]). Calling it later, or twice, is harmless.
 #[cfg(loom)]
@@ -170,6 +192,9 @@ mod execution {
         u8_claims: StdMutex<Claims>,
         usize_claims: StdMutex<Claims>,
         keys: StdMutex<Vec<usize>>,
+        /// Set by [`super::fair_wakes`]: a std atomic, not a loom one, since it is written once
+        /// before any spawn and never races; loom need not explore it.
+        fair: std::sync::atomic::AtomicBool,
     }
 
     loom::lazy_static! {
@@ -180,7 +205,17 @@ mod execution {
             u8_claims: StdMutex::default(),
             usize_claims: StdMutex::default(),
             keys: StdMutex::default(),
+            fair: std::sync::atomic::AtomicBool::new(false),
         };
+    }
+
+    pub(super) fn set_fair_wakes() {
+        STATE.fair.store(true, Relaxed);
+    }
+
+    /// Whether [`super::fair_wakes`] was called in this execution.
+    pub(crate) fn fair_wakes() -> bool {
+        STATE.fair.load(Relaxed)
     }
 
     pub(super) fn init() {

@@ -344,7 +344,17 @@ pub unsafe fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> Unpa
 
 /// [`unpark_one`] on a key of any space.
 pub(crate) fn unpark_one_on(key: Key, callback: impl FnOnce(UnparkResult) -> UnparkToken) -> UnparkResult {
-    table::unpark(key, 1, true, |found| callback(found).0)
+    table::unpark(key, 1, true, |found| Some(callback(found).0))
+}
+
+/// [`unpark_one_on`] whose callback may also decline: `None` wakes nobody and leaves the
+/// queue as it was (the result then says `unparked: 0`). For the mutex's hand-off, which a
+/// thread that took the lock meanwhile defers to its own unlock.
+pub(crate) fn unpark_one_or_keep_on(
+    key: Key,
+    callback: impl FnOnce(UnparkResult) -> Option<UnparkToken>,
+) -> UnparkResult {
+    table::unpark(key, 1, true, |found| callback(found).map(|t| t.0))
 }
 
 /// Wakes up to `n` threads parked on `key`, oldest first, each with `token`; returns how many
@@ -369,7 +379,7 @@ pub(crate) fn unpark_n_on(key: Key, n: usize, token: UnparkToken) -> usize {
         return 0;
     }
     // No callback reads `be_fair`: skip the fair timer and its clock read.
-    table::unpark(key, n, false, |_| token.0).unparked
+    table::unpark(key, n, false, |_| Some(token.0)).unparked
 }
 
 /// Wakes every thread parked on `key` with `token`; returns how many. See [`unpark_n`].

@@ -176,8 +176,10 @@ impl FairTimer {
     /// Whether this wake should be fair; if so, the next fair point is drawn. One clock read
     /// (vDSO), on a path that is about to make a wake syscall anyway.
     fn due(&mut self) -> bool {
+        // No clock under loom: never fair, so models stay deterministic, unless the model
+        // asked for every wake to be fair (`wchan::loom::fair_wakes`).
         if crate::loom::LOOM {
-            return false; // no clock under loom: never fair, so models stay deterministic
+            return crate::loom::fair_wakes_on();
         }
         let now = Clock::Monotonic.now();
         if now < self.next {
@@ -557,11 +559,12 @@ fn wake_chain(mut p: *const Waiter) {
 }
 
 /// Dequeues up to `n` (>= 1) waiters of `key`, oldest first. `callback` runs under the lock
-/// with what was found, before anything changes, and returns the token the woken get.
+/// with what was found, before anything changes, and returns the token the woken get, or
+/// `None` to leave the queue as it is and wake nobody (the result then says `unparked: 0`).
 /// `want_fair`: the caller reads `be_fair` (only a single wake with a callback does), so the
 /// bucket's fair timer is consulted (one clock read); otherwise `be_fair` is false and no
 /// clock is read: a channel `wakeup` or `unpark_n` never pays for a decision it ignores.
-pub(crate) fn unpark(key: Key, n: usize, want_fair: bool, callback: impl FnOnce(Found) -> usize) -> Found {
+pub(crate) fn unpark(key: Key, n: usize, want_fair: bool, callback: impl FnOnce(Found) -> Option<usize>) -> Found {
     let b = bucket(key.addr);
     let mut q = b.lock();
     let (prev, head) = q.find(key);
@@ -570,7 +573,9 @@ pub(crate) fn unpark(key: Key, n: usize, want_fair: bool, callback: impl FnOnce(
         let (count, more) = count_fifo(head, n);
         found = Found { unparked: count, requeued: 0, have_more: more, be_fair: want_fair && n == 1 && q.fair.due() };
     }
-    let token = callback(found);
+    let Some(token) = callback(found) else {
+        return Found { unparked: 0, ..found };
+    };
     let chain = match head {
         Some(head) => q.cut_front(prev, head, found.unparked).0,
         None => ptr::null(),

@@ -72,9 +72,9 @@ fn mutual_exclusion_with_three_threads() {
     three_lockers(Unlock::Normal);
 }
 
-/// The same with `unlock_fair`: a parked waiter is handed the lock without it ever being free,
-/// so the woken thread's critical section must see the unlocker's writes through the wake
-/// itself (the state byte is not released with Release ordering on that path).
+/// The same with `unlock_fair`: a parked waiter is handed the lock, which the unlocker takes
+/// back after its release, so the woken thread's critical section must see the unlocker's
+/// writes through that re-take and the wake.
 #[test]
 fn mutual_exclusion_with_three_threads_and_fair_unlocks() {
     three_lockers(Unlock::Fair);
@@ -105,8 +105,9 @@ fn unlock_wakes_every_parked_locker_in_turn() {
 
 /// Fair hand-off, made certain: the waiter waits on a condvar and is moved onto the held
 /// mutex's queue by `notify_one`, so it is parked on the mutex when `unlock_fair` runs. The
-/// lock must pass to it without becoming free: the main thread's `try_lock` right after can
-/// succeed only once the waiter has finished its critical section and unlocked.
+/// lock must pass to it with no other thread able to take it: the main thread's `try_lock`
+/// right after can succeed only once the waiter has finished its critical section and
+/// unlocked.
 #[test]
 fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
     const OUTCOMES: [&str; 3] = ["held by the waiter", "free after the waiter", "never waited"];
@@ -146,6 +147,64 @@ fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
             drop(g);
             outcomes.saw("never waited");
         }
+        waiter.join().unwrap();
+    });
+}
+
+/// Fair hand-off with a third thread that barges. Every wake is fair here
+/// (`wchan::loom::fair_wakes`, as when the bucket's fair timer is due), and a plain unlock
+/// releases the lock before it takes it back for the woken waiter, so a locker that arrives in
+/// between may take it. The hand-off is then owed (`HANDOFF`): nobody else may take the lock,
+/// and the barger's unlock makes it. So the waiter still gets the lock before the main
+/// thread's next `lock`, whoever else runs first. Both outcomes must be reached, the barging
+/// one included.
+#[test]
+fn a_fair_hand_off_that_a_barger_interrupts_still_serves_the_waiter_next() {
+    const OUTCOMES: [&str; 3] = ["barger before the waiter", "barger after the waiter", "never waited"];
+    model_reaching(&OUTCOMES, |outcomes: &Outcomes| {
+        let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
+        start(&[mutex_key(&state.0), condvar_key(&state.1)]);
+        wchan::loom::fair_wakes();
+        let finished = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (state, finished) = (state.clone(), finished.clone());
+            thread::spawn(move || {
+                let (m, cv) = &*state;
+                let mut g = m.lock();
+                if g.1 {
+                    return;
+                }
+                g.0 = true;
+                cv.wait(&mut g);
+                // Relaxed: published by this guard's unlock.
+                finished.store(true, Ordering::Relaxed);
+            })
+        };
+        let (m, cv) = &*state;
+        let mut g = m.lock();
+        g.1 = true;
+        if !g.0 {
+            drop(g);
+            outcomes.saw("never waited");
+            waiter.join().unwrap();
+            return;
+        }
+        assert!(cv.notify_one(), "the waiter is moved onto the held mutex");
+        // The barger starts while the waiter is parked on the held mutex: it is queued behind
+        // the waiter, or it takes the lock in the unlock's window.
+        let barger = {
+            let (state, finished) = (state.clone(), finished.clone());
+            thread::spawn(move || {
+                let _g = state.0.lock();
+                finished.load(Ordering::Relaxed)
+            })
+        };
+        drop(g);
+        let g = m.lock();
+        assert!(finished.load(Ordering::Relaxed), "a later locker took the lock before the waiter it was handed to");
+        drop(g);
+        let barger_saw_waiter_finished = barger.join().unwrap();
+        outcomes.saw(if barger_saw_waiter_finished { "barger after the waiter" } else { "barger before the waiter" });
         waiter.join().unwrap();
     });
 }

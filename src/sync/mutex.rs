@@ -5,10 +5,11 @@
 //! | bits            | meaning                                                      |
 //! |-----------------|--------------------------------------------------------------|
 //! | `0`             | unlocked, nobody parked                                      |
-//! | `LOCKED`        | locked, nobody parked: unlock is one compare-exchange         |
+//! | `LOCKED`        | locked, nobody parked: unlock is one subtraction              |
 //! | `LOCKED|PARKED` | locked, threads are (or are about to be) parked on the key   |
 //! | `PARKED`        | unlocked, threads still parked (the next lock/unlock sees it) |
 //! | `+ BROADCAST`   | with `PARKED`: a condvar's `notify_all` moved waiters here     |
+//! | `+ HANDOFF`     | with `PARKED`: the oldest waiter is owed the lock; no locker takes it |
 //!
 //! Invariant: if a thread is parked on the key, `PARKED` is set. It is set by a locker before
 //! it parks (or by a condvar that moves waiters here, under this key's bucket lock), checked
@@ -17,14 +18,26 @@
 //! by `wake_next_early` when it takes the last one. So an unlock can never miss a parked
 //! thread. `BROADCAST` is only a hint for `wake_next_early`: set with `PARKED` by a
 //! `notify_all` that moved waiters here, cleared with it, and never read by a decision to
-//! park or to skip a wake.
+//! park or to skip a wake. `HANDOFF` is set and cleared only under the bucket lock, always
+//! cleared with `PARKED`.
+//!
+//! Unlock releases first (one `fetch_sub`, the same cost as std's `swap`), and only then, if
+//! `PARKED` was set, takes the bucket lock to wake a waiter. The slow path therefore runs on a
+//! mutex that another thread may already have taken; it touches the state only through
+//! read-modify-writes that keep `LOCKED` as it finds it. (The mutex is still alive: the
+//! unlocking thread's `&self` borrow lasts until `unlock` returns.)
 //!
 //! Fairness: a lock released normally may be taken by any thread (barging keeps throughput
 //! up). When the bucket's fair timer is due (`be_fair`: at a random point of each millisecond
-//! in which the bucket wakes anyone), or on `unlock_fair`, the lock is handed to the woken
-//! waiter without ever being released, so no thread starves: a waiter that keeps losing the
-//! race to a thread that relocks at once is served within a few of that thread's critical
-//! sections (`tests/fairness.rs`).
+//! in which the bucket wakes anyone), the unlocker takes the lock back under the bucket lock
+//! and hands it to the woken waiter. If another thread took it in between, nobody is woken:
+//! `HANDOFF` is set instead, so that thread's unlock takes the slow path and makes the
+//! hand-off, and until then no locker (nor `try_lock`) takes the free lock, so the second
+//! attempt cannot fail. No thread starves: a waiter that keeps losing the race to a thread
+//! that relocks at once is served within a few of that thread's critical sections
+//! (`tests/fairness.rs`), one more at most when a third thread barges. `unlock_fair` (and
+//! `bump`) keep the lock held while they wake: the hand-off is then exact, the lock never
+//! free in between.
 
 use std::time::Duration;
 
@@ -38,6 +51,11 @@ const PARKED: u8 = 2;
 /// Set with `PARKED` when a condvar's `notify_all` moved waiters onto the mutex; read only by
 /// [`RawMutex::wake_next_early`].
 const BROADCAST: u8 = 4;
+/// Set with `PARKED` when a fair hand-off found the lock taken by another thread: that
+/// thread's unlock owes the hand-off, and no locker may take the lock until it is made.
+const HANDOFF: u8 = 8;
+/// Every bit that describes the waiters; cleared together when the last one leaves.
+const WAITER_BITS: u8 = PARKED | BROADCAST | HANDOFF;
 
 /// Token for a waiter that must compete for the lock again.
 pub(crate) const TOKEN_RETRY: UnparkToken = UnparkToken(0);
@@ -123,14 +141,15 @@ impl RawMutex {
     /// instead of in a chain of single wake-ups that each land on an idle CPU. Without `BROADCAST` (a queue of plain lockers, or a waiter that
     /// `notify_one` moved) it does nothing: waking a locker early only makes it park again.
     pub(crate) fn wake_next_early(&self) {
-        if self.state.load(Ordering::Relaxed) & BROADCAST == 0 {
+        // Not while a hand-off is owed: the oldest waiter gets the lock itself, soon.
+        if self.state.load(Ordering::Relaxed) & (BROADCAST | HANDOFF) != BROADCAST {
             return;
         }
         park::unpark_one_on(self.key(), |result| {
             if !result.have_more {
                 // Under the bucket lock, with nobody left queued: a locker that parks later
                 // sets PARKED again before its validate (which needs this lock) runs.
-                self.state.fetch_and(!(PARKED | BROADCAST), Ordering::Relaxed);
+                self.state.fetch_and(!WAITER_BITS, Ordering::Relaxed);
             }
             TOKEN_EARLY
         });
@@ -146,8 +165,8 @@ impl RawMutex {
         let mut spins = SpinWait::new();
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            // Free: take it, even if others are parked.
-            if state & LOCKED == 0 {
+            // Free and not owed to the oldest waiter: take it, even if others are parked.
+            if state & (LOCKED | HANDOFF) == 0 {
                 // Acquire: pairs with the Release of the unlock that freed it.
                 match self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed) {
                     Ok(_) => return true,
@@ -172,11 +191,16 @@ impl RawMutex {
             let result = park::park_on(
                 self.key(),
                 ParkOptions::new().deadline(deadline),
-                |_| self.state.load(Ordering::Relaxed) & (LOCKED | PARKED) == LOCKED | PARKED,
+                |_| {
+                    // Park only if an unlock is still to come: the lock is held, or it is
+                    // free with a hand-off owed, whose unlocker is on its way to this lock.
+                    let state = self.state.load(Ordering::Relaxed);
+                    state & PARKED != 0 && state & (LOCKED | HANDOFF) != 0
+                },
                 || {},
                 |_, was_last| {
                     if was_last {
-                        self.state.fetch_and(!(PARKED | BROADCAST), Ordering::Relaxed);
+                        self.state.fetch_and(!WAITER_BITS, Ordering::Relaxed);
                     }
                 },
             );
@@ -192,30 +216,71 @@ impl RawMutex {
         }
     }
 
+    /// The rest of an unlock that found `PARKED`: the lock is already released. Wakes the
+    /// oldest waiter; hands it the lock when that is due (the bucket's fair timer, or a
+    /// hand-off owed since a previous attempt found the lock taken).
     #[cold]
-    fn unlock_slow(&self, force_fair: bool) {
-        park::unpark_one_on(self.key(), |result| {
-            if result.unparked > 0 && (force_fair || result.be_fair) {
-                // Hand over: the lock stays held and passes to the woken thread.
-                if !result.have_more {
-                    self.state.store(LOCKED, Ordering::Relaxed);
+    fn unlock_slow(&self) {
+        park::unpark_one_or_keep_on(self.key(), |result| {
+            if result.unparked == 0 {
+                // Nobody queued (the last waiter gave up or was woken by another unlock):
+                // the waiter bits are stale. Keep LOCKED as it is: another thread may hold it.
+                self.state.fetch_and(!WAITER_BITS, Ordering::Relaxed);
+                return Some(TOKEN_RETRY);
+            }
+            let mut state = self.state.load(Ordering::Relaxed);
+            if result.be_fair || state & HANDOFF != 0 {
+                // Take the lock back for the woken thread; those still queued keep PARKED.
+                loop {
+                    if state & LOCKED != 0 {
+                        // The design before HANDOFF: the woken thread merely competes, and
+                        // may lose to any number of later lockers.
+                        #[cfg(wchan_bug = "handoff_not_owed")] // deliberate bug for loom-tests
+                        return Some(TOKEN_RETRY);
+                        // Taken since our release, before any HANDOFF could stop it. Wake
+                        // nobody: the taker's unlock sees HANDOFF, comes here, and hands over.
+                        #[cfg(not(wchan_bug = "handoff_not_owed"))]
+                        {
+                            self.state.fetch_or(HANDOFF, Ordering::Relaxed);
+                            return None;
+                        }
+                    }
+                    let kept = if result.have_more { state & (PARKED | BROADCAST) } else { 0 };
+                    // Acquire: a thread that took and released the lock since our release
+                    // wrote in between; the woken thread gets those writes and ours through
+                    // the parker's Release/Acquire.
+                    match self.state.compare_exchange_weak(state, LOCKED | kept, Ordering::Acquire, Ordering::Relaxed) {
+                        Ok(_) => return Some(TOKEN_HANDOFF),
+                        Err(now) => state = now,
+                    }
                 }
-                return TOKEN_HANDOFF;
             }
             #[cfg(wchan_bug = "unlock_clears_parked")] // deliberate bug for loom-tests: PARKED dropped
             let result = park::UnparkResult { have_more: false, ..result };
-            // Release: pairs with the next locker's Acquire. Keep PARKED (and the BROADCAST
-            // hint, written only under this lock) for those still queued.
-            let hint = self.state.load(Ordering::Relaxed) & BROADCAST;
-            let state = if result.have_more { PARKED | hint } else { 0 };
-            // A swap, not a store: a locker may have set PARKED since the load above (it then
-            // validates under this bucket lock, after us, and must see our value). With a
-            // plain store after that stale load, loom 0.7.3 explored an execution in which
-            // the locker's validate still read its own PARKED and it parked on a free mutex
-            // (condvar model `notify_all_moves_both_waiters_to_the_mutex_in_the_same_bucket_*`
-            // with the herd notify_all). C11's write-read coherence forbids that read, but the
-            // read-modify-write settles the question at no measurable cost on this slow path.
-            self.state.swap(state, Ordering::Release);
+            if !result.have_more {
+                // Under the bucket lock, with the last waiter leaving: a locker that parks
+                // later sets PARKED again before its validate (which needs this lock) runs.
+                self.state.fetch_and(!WAITER_BITS, Ordering::Relaxed);
+            }
+            Some(TOKEN_RETRY)
+        });
+    }
+
+    /// `unlock_fair` with a thread parked: the lock is still held, and passes to the oldest
+    /// waiter without ever being free, so no other unlock can wake that waiter first and no
+    /// locker can take the lock in between (also pays a `HANDOFF` owed to it).
+    #[cold]
+    fn unlock_fair_slow(&self) {
+        park::unpark_one_on(self.key(), |result| {
+            if result.unparked > 0 {
+                // Hand over: the lock stays held; those still queued keep PARKED.
+                let kept = if result.have_more { PARKED | BROADCAST } else { 0 };
+                self.state.fetch_and(LOCKED | kept, Ordering::Relaxed);
+                return TOKEN_HANDOFF;
+            }
+            // Nobody queued: release, and clear the stale waiter bits. Release: pairs with the
+            // next locker's Acquire.
+            self.state.swap(0, Ordering::Release);
             TOKEN_RETRY
         });
     }
@@ -278,7 +343,8 @@ unsafe impl lock_api::RawMutex for RawMutex {
     #[inline]
     fn try_lock(&self) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
-        while state & LOCKED == 0 {
+        // A lock owed to its oldest waiter (HANDOFF) counts as held.
+        while state & (LOCKED | HANDOFF) == 0 {
             match self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => return true,
                 Err(now) => state = now,
@@ -289,9 +355,10 @@ unsafe impl lock_api::RawMutex for RawMutex {
 
     #[inline]
     unsafe fn unlock(&self) {
-        // Release: publishes the critical section to the next locker.
-        if self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed).is_err() {
-            self.unlock_slow(false);
+        // Release: publishes the critical section to the next locker. A subtraction, not a
+        // compare-exchange: it cannot fail, and it clears exactly LOCKED, which we own.
+        if self.state.fetch_sub(LOCKED, Ordering::Release) != LOCKED {
+            self.unlock_slow();
         }
     }
 
@@ -305,15 +372,17 @@ unsafe impl lock_api::RawMutex for RawMutex {
 unsafe impl lock_api::RawMutexFair for RawMutex {
     #[inline]
     unsafe fn unlock_fair(&self) {
+        // Release: as in `unlock`. A compare-exchange: with waiters, the lock stays held for
+        // the hand-off.
         if self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed).is_err() {
-            self.unlock_slow(true);
+            self.unlock_fair_slow();
         }
     }
 
     #[inline]
     unsafe fn bump(&self) {
         if self.state.load(Ordering::Relaxed) & PARKED != 0 {
-            self.unlock_slow(true);
+            self.unlock_fair_slow();
             lock_api::RawMutex::lock(self);
         }
     }
