@@ -1,9 +1,12 @@
 //! How many CPUs this process may run on: how many waiters `Condvar::notify_all` wakes at
-//! once (more could not run at once anyway; the rest are moved onto the mutex).
+//! once (more could not run at once anyway; the rest are moved onto the mutex), and whether
+//! the mutex's spin before parking can help at all (not on one CPU).
 //!
 //! Read once, without allocating (std's `available_parallelism` reads cgroup files into
 //! heap strings on Linux), and cached; a change of the process's CPU affinity afterwards is
-//! not seen, which only changes how many waiters a broadcast wakes directly.
+//! not seen, which only changes how many waiters a broadcast wakes directly and whether a
+//! locker pauses or yields while it spins. The mask read is that of the first thread to ask:
+//! a thread pinned to one CPU that asks first makes the process count as one CPU.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -286,20 +286,23 @@ impl RawMutex {
     }
 }
 
-/// The bounded spin before parking: three rounds of 2, 4 and 8 CPU pause hints, then up to
-/// seven yields; then the locker parks. Short on purpose: under oversubscription every pause
-/// is time the descheduled lock holder does not get (measured in `docs/benchmarks.md`).
+/// The bounded spin before parking: six rounds of 2, 4, ... 64 CPU pause hints (126 in all,
+/// about 3.3 µs on the development machine, less than the 4.5 µs a block and a wake cost
+/// there), then the locker parks. Spinning for less than a block costs is the classic bound
+/// for waiting without knowing how long the wait is. In a process that may run on one CPU only
+/// (`crate::cpus::runnable`), each round yields instead: the holder cannot release the lock
+/// while this thread keeps the CPU.
 ///
-/// `--cfg wchan_spin_pause` builds the alternative that `docs/benchmarks.md` measures against
-/// it: five rounds of 2 to 32 pauses and no yield. It blocks half as often in
-/// `queue_mpmc_4x4` (1.77x std becomes 0.94x) and loses up to 30% on the contended-lock rows;
-/// the default keeps the schedule that ties parking_lot on those.
+/// `--cfg wchan_spin_yield` builds the schedule wchan used before (parking_lot's: 2, 4 and 8
+/// pauses, then up to seven yields), which `docs/benchmarks.md` measures against this one:
+/// with the unlock that releases first, its yields make `queue_mpmc_4x4` block about twice as
+/// often, and it is slower on every contended row measured there.
 struct SpinWait(u32);
 
-/// Spin steps before parking; with the default schedule, steps past [`PAUSE_STEPS`] yield.
-const SPIN_STEPS: u32 = if cfg!(wchan_spin_pause) { 5 } else { 10 };
+/// Spin steps before parking; steps past [`PAUSE_STEPS`] yield.
+const SPIN_STEPS: u32 = if cfg!(wchan_spin_yield) { 10 } else { 6 };
 /// Steps that pause (2, 4, 8, ... hints) rather than yield.
-const PAUSE_STEPS: u32 = if cfg!(wchan_spin_pause) { 5 } else { 3 };
+const PAUSE_STEPS: u32 = if cfg!(wchan_spin_yield) { 3 } else { 6 };
 
 impl SpinWait {
     fn new() -> SpinWait {
@@ -312,7 +315,8 @@ impl SpinWait {
             return false;
         }
         self.0 += 1;
-        if self.0 <= PAUSE_STEPS {
+        // The CPU count is read once per process and cached: one Relaxed load here.
+        if self.0 <= PAUSE_STEPS && crate::cpus::runnable() > 1 {
             for _ in 0..(1 << self.0) {
                 std::hint::spin_loop();
             }
