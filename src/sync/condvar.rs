@@ -451,9 +451,10 @@ impl Condvar {
         let misuse = Cell::new(false);
         let unlocked = Cell::new(false);
         let requeued = Cell::new(false);
-        let result = park::park_on(
+        let result = park::park_spinning_on(
             key,
             ParkOptions::new().deadline(deadline),
+            true,
             |others_queued| match self.state.load(Ordering::Relaxed) {
                 other if other == addr => true,
                 // Free, or stale (non-zero with nobody queued: a forked child inherits the
