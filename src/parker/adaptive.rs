@@ -7,7 +7,9 @@
 //!
 //! Each thread keeps a budget of CPU pause hints. A spin that sees the wake after `k` pauses
 //! keeps its budget, or raises it to `2k` (at least [`FLOOR`], at most [`MAX`]); one that
-//! spins the whole budget in vain halves it. A thread whose notifier needs its CPU (two
+//! spins the whole budget in vain halves it; a wake that came before the spin began changes
+//! nothing (a thread preempted after it queued, whose notifier ran meanwhile, learnt nothing
+//! about spinning: counting it as a success kept two threads pinned to one CPU spinning). A thread whose notifier needs its CPU (two
 //! threads on one CPU, as in `compare`'s pinned `condvar_pingpong`) thus stops spinning
 //! after eight parks, and one whose notifier runs on another CPU (producers feeding
 //! consumers) keeps spinning. A thread whose budget fell to zero probes with [`FLOOR`] pauses
@@ -48,7 +50,8 @@ pub(super) fn spin(woken: impl Fn() -> bool) {
     let _ = BUDGET.try_with(|b| b.set(step(b.get(), woken)));
 }
 
-/// One park's spin from `(budget, idle)`; returns the next state.
+/// One park's spin from `(budget, idle)`: at most `limit` checks of `woken` with a pause
+/// between two; returns the next state.
 fn step((budget, idle): (u32, u32), woken: impl Fn() -> bool) -> (u32, u32) {
     let limit = if budget > 0 {
         budget
@@ -57,11 +60,16 @@ fn step((budget, idle): (u32, u32), woken: impl Fn() -> bool) -> (u32, u32) {
     } else {
         return (0, idle + 1);
     };
-    for k in 0..limit {
+    // Woken before the spin began (say, the thread was preempted after it queued, and its
+    // notifier ran meanwhile): no evidence either way, the state stays as it was.
+    if woken() {
+        return (budget, idle);
+    }
+    for k in 1..limit {
+        std::hint::spin_loop();
         if woken() {
             return ((2 * k).max(budget).clamp(FLOOR, MAX), 0);
         }
-        std::hint::spin_loop();
     }
     (budget / 2, 0)
 }
@@ -87,7 +95,7 @@ mod tests {
             state = step(state, wake_after(u32::MAX, &checks));
         }
         assert_eq!(state, (0, 0));
-        // Every pause was spent: 128 + 64 + ... + 1.
+        // Every check was made: 128 + 64 + ... + 1.
         assert_eq!(checks.get(), 2 * MAX - 1);
     }
 
@@ -121,6 +129,14 @@ mod tests {
         assert_eq!(step((100, 0), wake_after(3, &checks)), (100, 0));
         checks.set(0);
         assert_eq!(step((MAX, 0), wake_after(MAX - 1, &checks)), (MAX, 0), "capped at MAX");
+    }
+
+    #[test]
+    fn a_wake_that_came_before_the_spin_changes_nothing() {
+        let checks = Cell::new(0);
+        assert_eq!(step((FLOOR, 0), wake_after(0, &checks)), (FLOOR, 0));
+        assert_eq!(step((0, PROBE_EVERY - 1), wake_after(0, &checks)), (0, PROBE_EVERY - 1));
+        assert_eq!(step((7, 0), wake_after(0, &checks)), (7, 0));
     }
 
     #[test]
