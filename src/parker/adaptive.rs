@@ -13,8 +13,9 @@
 //! threads on one CPU, as in `compare`'s pinned `condvar_pingpong`) thus stops spinning
 //! after eight parks, and one whose notifier runs on another CPU (producers feeding
 //! consumers) keeps spinning. A thread whose budget fell to zero probes with [`FLOOR`] pauses
-//! on one park in [`PROBE_EVERY`] (13 ns a park on average here), so it notices when its
-//! notifies come quickly again.
+//! so it notices when its notifies come quickly again: after [`PROBE_FIRST`] parks, and after
+//! twice as many each time a probe fails, up to [`PROBE_LAST`] (so a thread whose spins never
+//! help pays about 0.2 ns a park for its probes here).
 //!
 //! [`MAX`] pauses take about 3.3 µs on the development machine, less than the 4.5 µs a block
 //! and a wake cost there (`docs/benchmarks.md`), the classic bound for spinning without
@@ -30,13 +31,26 @@ use std::cell::Cell;
 const MAX: u32 = 128;
 /// The least budget a successful spin leaves, and the length of a probe.
 const FLOOR: u32 = 32;
-/// A thread with no budget probes on one park in this many.
-const PROBE_EVERY: u32 = 64;
+/// Parks between the first two probes of a thread with no budget.
+const PROBE_FIRST: u32 = 64;
+/// The longest gap between two probes.
+const PROBE_LAST: u32 = 4096;
+
+/// A thread's spin state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct State {
+    /// Pauses the next park may spin.
+    budget: u32,
+    /// With no budget: parks since the last probe, and the gap to the next one.
+    idle: u32,
+    gap: u32,
+}
+
+const START: State = State { budget: MAX, idle: 0, gap: PROBE_FIRST };
 
 thread_local! {
-    /// `(budget, parks since the budget fell to zero)`. Const-initialized, no destructor: a
-    /// plain TLS access, and nothing allocated.
-    static BUDGET: Cell<(u32, u32)> = const { Cell::new((MAX, 0)) };
+    /// Const-initialized, no destructor: a plain TLS access, and nothing allocated.
+    static STATE: Cell<State> = const { Cell::new(START) };
 }
 
 /// Spins while `woken()` is false, for at most this thread's budget, and adapts the budget.
@@ -47,31 +61,33 @@ pub(super) fn spin(woken: impl Fn() -> bool) {
         return;
     }
     // `try_with`: a wait from a thread-local destructor, after this one is gone, just blocks.
-    let _ = BUDGET.try_with(|b| b.set(step(b.get(), woken)));
+    let _ = STATE.try_with(|s| s.set(step(s.get(), woken)));
 }
 
-/// One park's spin from `(budget, idle)`: at most `limit` checks of `woken` with a pause
-/// between two; returns the next state.
-fn step((budget, idle): (u32, u32), woken: impl Fn() -> bool) -> (u32, u32) {
-    let limit = if budget > 0 {
-        budget
-    } else if idle + 1 >= PROBE_EVERY {
-        FLOOR
-    } else {
-        return (0, idle + 1);
-    };
+/// One park's spin from `state`: at most its budget's checks of `woken` (a probe's
+/// [`FLOOR`] with no budget), a pause between two; returns the next state.
+fn step(state: State, woken: impl Fn() -> bool) -> State {
+    let probe = state.budget == 0;
+    if probe && state.idle + 1 < state.gap {
+        return State { idle: state.idle + 1, ..state };
+    }
     // Woken before the spin began (say, the thread was preempted after it queued, and its
     // notifier ran meanwhile): no evidence either way, the state stays as it was.
     if woken() {
-        return (budget, idle);
+        return state;
     }
+    let limit = if probe { FLOOR } else { state.budget };
     for k in 1..limit {
         std::hint::spin_loop();
         if woken() {
-            return ((2 * k).max(budget).clamp(FLOOR, MAX), 0);
+            return State { budget: (2 * k).max(state.budget).clamp(FLOOR, MAX), idle: 0, gap: PROBE_FIRST };
         }
     }
-    (budget / 2, 0)
+    if probe {
+        State { budget: 0, idle: 0, gap: (2 * state.gap).min(PROBE_LAST) }
+    } else {
+        State { budget: state.budget / 2, ..state }
+    }
 }
 
 #[cfg(test)]
@@ -87,56 +103,72 @@ mod tests {
         }
     }
 
+    fn never(checks: &Cell<u32>) -> impl Fn() -> bool + '_ {
+        wake_after(u32::MAX, checks)
+    }
+
+    const EMPTY: State = State { budget: 0, idle: 0, gap: PROBE_FIRST };
+
     #[test]
     fn a_spin_that_never_sees_its_wake_halves_the_budget_down_to_nothing_in_eight_parks() {
-        let mut state = (MAX, 0);
+        let mut state = START;
         let checks = Cell::new(0);
         for _ in 0..8 {
-            state = step(state, wake_after(u32::MAX, &checks));
+            state = step(state, never(&checks));
         }
-        assert_eq!(state, (0, 0));
+        assert_eq!(state, EMPTY);
         // Every check was made: 128 + 64 + ... + 1.
         assert_eq!(checks.get(), 2 * MAX - 1);
     }
 
     #[test]
-    fn a_thread_with_no_budget_spins_only_on_one_park_in_probe_every() {
-        let mut state = (0, 0);
+    fn a_thread_with_no_budget_probes_after_gaps_that_double_up_to_the_last() {
+        let mut state = EMPTY;
         let checks = Cell::new(0);
-        for _ in 0..PROBE_EVERY - 1 {
-            state = step(state, wake_after(u32::MAX, &checks));
+        let mut gap = PROBE_FIRST;
+        for _ in 0..10 {
+            for _ in 0..gap - 1 {
+                state = step(state, never(&checks));
+            }
+            assert_eq!(checks.get(), 0, "no spin before the probe is due");
+            state = step(state, never(&checks));
+            assert_eq!(checks.get(), FLOOR, "the probe spins FLOOR pauses");
+            checks.set(0);
+            gap = (2 * gap).min(PROBE_LAST);
+            assert_eq!(state, State { budget: 0, idle: 0, gap });
         }
-        assert_eq!(checks.get(), 0, "no spin before the probe is due");
-        assert_eq!(state, (0, PROBE_EVERY - 1));
-        state = step(state, wake_after(u32::MAX, &checks));
-        assert_eq!(checks.get(), FLOOR, "the probe spins FLOOR pauses");
-        assert_eq!(state, (0, 0), "a failed probe leaves no budget, and the count starts again");
+        assert_eq!(gap, PROBE_LAST);
     }
 
     #[test]
-    fn a_probe_that_sees_its_wake_restores_a_budget() {
+    fn a_probe_that_sees_its_wake_restores_a_budget_and_the_first_gap() {
         let checks = Cell::new(0);
-        let state = step((0, PROBE_EVERY - 1), wake_after(5, &checks));
+        let state = step(State { budget: 0, idle: 511, gap: 512 }, wake_after(5, &checks));
         assert_eq!(checks.get(), 6);
-        assert_eq!(state, (FLOOR, 0));
+        assert_eq!(state, State { budget: FLOOR, idle: 0, gap: PROBE_FIRST });
     }
 
     #[test]
     fn a_late_wake_raises_the_budget_to_twice_its_wait_and_an_early_one_keeps_it() {
         let checks = Cell::new(0);
-        assert_eq!(step((FLOOR, 0), wake_after(FLOOR - 1, &checks)), (2 * (FLOOR - 1), 0));
+        let with = |budget| State { budget, ..START };
+        assert_eq!(step(with(FLOOR), wake_after(FLOOR - 1, &checks)), with(2 * (FLOOR - 1)));
         checks.set(0);
-        assert_eq!(step((100, 0), wake_after(3, &checks)), (100, 0));
+        assert_eq!(step(with(100), wake_after(3, &checks)), with(100));
         checks.set(0);
-        assert_eq!(step((MAX, 0), wake_after(MAX - 1, &checks)), (MAX, 0), "capped at MAX");
+        assert_eq!(step(with(MAX), wake_after(MAX - 1, &checks)), with(MAX), "capped at MAX");
     }
 
     #[test]
     fn a_wake_that_came_before_the_spin_changes_nothing() {
         let checks = Cell::new(0);
-        assert_eq!(step((FLOOR, 0), wake_after(0, &checks)), (FLOOR, 0));
-        assert_eq!(step((0, PROBE_EVERY - 1), wake_after(0, &checks)), (0, PROBE_EVERY - 1));
-        assert_eq!(step((7, 0), wake_after(0, &checks)), (7, 0));
+        for state in [
+            START,
+            State { budget: 0, idle: PROBE_FIRST - 1, gap: PROBE_FIRST },
+            State { budget: 7, idle: 0, gap: 256 },
+        ] {
+            assert_eq!(step(state, wake_after(0, &checks)), state);
+        }
     }
 
     #[test]
