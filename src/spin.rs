@@ -2,7 +2,7 @@
 //!
 //! OpenBSD's `__thrsleep` takes a `_atomic_lock_t` that libpthread spins on with
 //! `sched_yield`. Here the same role is played by a one-byte lock that spins with exponential
-//! backoff and yields, and then, rather than yielding forever, parks on the wait-channel
+//! backoff (pause hints; yields on a one-CPU process), and then, rather than spinning forever, parks on the wait-channel
 //! table until the holder releases it: it never burns a core while another thread holds it
 //! for long. It is the same lock as [`crate::Mutex`] ([`crate::RawMutex`] underneath); the
 //! name says what it is for in the OpenBSD-shaped interface.

@@ -68,7 +68,7 @@ pub(crate) const TOKEN_EARLY: UnparkToken = UnparkToken(2);
 /// A one-byte mutual-exclusion lock for [`lock_api`]; use it through [`Mutex`].
 ///
 /// Uncontended `lock` and `unlock` are one atomic read-modify-write each. Under contention a
-/// locker spins briefly and yields (only while no thread is parked), then parks on the
+/// locker spins briefly (only while no thread is parked), then parks on the
 /// table; `unlock` wakes the oldest parked thread, and about once a millisecond of wakes hands
 /// it the lock directly (eventual fairness).
 ///
