@@ -5,13 +5,12 @@
 //! window exhaustively). One test in this binary, so no other test competes for the CPUs.
 
 mod common;
+#[path = "common/relocking.rs"]
+mod relocking;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{wait_until, watchdog, HANG};
-use wchan::Mutex;
+use common::watchdog;
 
 /// Two threads hold the lock for 200 µs each time and relock at once; a third calls `lock()`.
 /// Its wait is counted in the holders' critical sections (both holders together) that pass
@@ -20,41 +19,13 @@ use wchan::Mutex;
 #[test]
 fn a_locker_facing_two_threads_that_relock_at_once_waits_a_few_sections_not_thousands() {
     watchdog(Duration::from_secs(60), || {
-        let m = Arc::new(Mutex::new(0u64));
-        let stop = Arc::new(AtomicBool::new(false));
-        let holders: Vec<_> = (0..2)
-            .map(|_| {
-                let (m, stop) = (m.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let mut g = m.lock();
-                        let t = Instant::now();
-                        while t.elapsed() < Duration::from_micros(200) {
-                            std::hint::spin_loop();
-                        }
-                        *g += 1;
-                    }
-                })
-            })
-            .collect();
-        wait_until(HANG, "the holders hold the lock", || *m.lock() > 10);
-        let (mut worst, mut worst_time, mut waits) = (0u64, Duration::ZERO, 0u32);
-        let run = Instant::now();
-        while run.elapsed() < Duration::from_millis(1500) {
-            let (before, t) = (*m.lock(), Instant::now());
-            wait_until(HANG, "a holder to relock", || m.is_locked());
-            let g = m.lock();
-            worst = worst.max(*g - before);
-            worst_time = worst_time.max(t.elapsed());
-            waits += 1;
-            drop(g);
-        }
-        stop.store(true, Ordering::Relaxed);
-        for h in holders {
-            h.join().unwrap();
-        }
-        eprintln!("worst wait over {waits} locks against two relocking holders: {worst} sections, {worst_time:?}");
-        assert!(waits >= 10, "only {waits} locks in 1.5 s");
+        let waits = relocking::against_relocking_holders(2);
+        let (worst, count) = (waits.worst, waits.count);
+        eprintln!(
+            "worst wait over {count} locks against two relocking holders: {worst} sections, {:?}",
+            waits.worst_time
+        );
+        assert!(count >= 10, "only {count} locks in 1.5 s");
         assert!(worst <= 500, "waited through {worst} of the holders' sections: the lock is not eventually fair");
     });
 }

@@ -103,6 +103,27 @@ fn unlock_wakes_every_parked_locker_in_turn() {
     });
 }
 
+/// `(waiting, main has been)` under the mutex, and the condvar the waiter waits on.
+type Handshake = (Mutex<(bool, bool)>, Condvar);
+
+/// The waiter of the hand-off models: unless the main thread has been (`.1`), it marks itself
+/// waiting (`.0`) and waits on the condvar, so it is queued there before the mutex is released;
+/// once it returns it sets `finished`.
+fn spawn_condvar_waiter(state: &Arc<Handshake>, finished: &Arc<AtomicBool>) -> thread::JoinHandle<()> {
+    let (state, finished) = (state.clone(), finished.clone());
+    thread::spawn(move || {
+        let (m, cv) = &*state;
+        let mut g = m.lock();
+        if g.1 {
+            return; // the main thread has been: nothing to wait for
+        }
+        g.0 = true;
+        cv.wait(&mut g);
+        // Relaxed: published to the main thread by this guard's unlock.
+        finished.store(true, Ordering::Relaxed);
+    })
+}
+
 /// Fair hand-off, made certain: the waiter waits on a condvar and is moved onto the held
 /// mutex's queue by `notify_one`, so it is parked on the mutex when `unlock_fair` runs. The
 /// lock must pass to it with no other thread able to take it: the main thread's `try_lock`
@@ -112,23 +133,10 @@ fn unlock_wakes_every_parked_locker_in_turn() {
 fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
     const OUTCOMES: [&str; 3] = ["held by the waiter", "free after the waiter", "never waited"];
     model_reaching(&OUTCOMES, |outcomes: &Outcomes| {
-        let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
+        let state: Arc<Handshake> = Arc::new((Mutex::new((false, false)), Condvar::new()));
         start(&[mutex_key(&state.0), condvar_key(&state.1)]);
         let finished = Arc::new(AtomicBool::new(false));
-        let waiter = {
-            let (state, finished) = (state.clone(), finished.clone());
-            thread::spawn(move || {
-                let (m, cv) = &*state;
-                let mut g = m.lock();
-                if g.1 {
-                    return; // the main thread has been: nothing to wait for
-                }
-                g.0 = true; // queued on the condvar before the mutex is released
-                cv.wait(&mut g);
-                // Relaxed: published to the main thread by this guard's unlock.
-                finished.store(true, Ordering::Relaxed);
-            })
-        };
+        let waiter = spawn_condvar_waiter(&state, &finished);
         let (m, cv) = &*state;
         let mut g = m.lock();
         g.1 = true;
@@ -162,24 +170,11 @@ fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
 fn a_fair_hand_off_that_a_barger_interrupts_still_serves_the_waiter_next() {
     const OUTCOMES: [&str; 3] = ["barger before the waiter", "barger after the waiter", "never waited"];
     model_reaching(&OUTCOMES, |outcomes: &Outcomes| {
-        let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
+        let state: Arc<Handshake> = Arc::new((Mutex::new((false, false)), Condvar::new()));
         start(&[mutex_key(&state.0), condvar_key(&state.1)]);
         wchan::loom::fair_wakes();
         let finished = Arc::new(AtomicBool::new(false));
-        let waiter = {
-            let (state, finished) = (state.clone(), finished.clone());
-            thread::spawn(move || {
-                let (m, cv) = &*state;
-                let mut g = m.lock();
-                if g.1 {
-                    return;
-                }
-                g.0 = true;
-                cv.wait(&mut g);
-                // Relaxed: published by this guard's unlock.
-                finished.store(true, Ordering::Relaxed);
-            })
-        };
+        let waiter = spawn_condvar_waiter(&state, &finished);
         let (m, cv) = &*state;
         let mut g = m.lock();
         g.1 = true;
