@@ -18,10 +18,13 @@
 //! help pays about 0.2 ns a park for its probes here).
 //!
 //! [`MAX`] pauses take about 3.3 µs on the development machine, less than the 4.5 µs a block
-//! and a wake cost there (`docs/benchmarks.md`), the classic bound for spinning without
-//! knowing how long the wait will be. A timed wait may therefore return `TimedOut` up to that
-//! long after its deadline (the spin does not read the clock); the kernel's own timer slack
-//! on Linux is 50 µs by default. No spin under loom (a model would explore every pause), nor
+//! and a wake cost there (`docs/benchmarks.md`): spinning at most as long as blocking costs
+//! is the competitive bound for waiting without knowing how long the wait will be (Karlin,
+//! Li, Manasse and Owicki, "Empirical Studies of Competitive Spinning for a Shared-Memory
+//! Multiprocessor", SOSP 1991). A timed wait may therefore return `TimedOut` up to that long
+//! after its deadline (the spin does not read the clock); Linux itself lets a futex wait's
+//! timeout fire up to the thread's timer slack late, 50 µs unless changed (PR_SET_TIMERSLACK(2const),
+//! Linux man-pages 6.17: the value `init` starts with, inherited across `fork`). No spin under loom (a model would explore every pause), nor
 //! in a process that may run on one CPU only (`crate::cpus::runnable`: the notifier cannot
 //! run while this thread spins).
 
