@@ -90,8 +90,6 @@ mod fallback;
 #[path = "loom.rs"]
 mod sys;
 
-mod adaptive;
-
 const WAITING: u32 = 0;
 const WOKEN: u32 = 1;
 const INTERRUPTED: u32 = 2;
@@ -175,11 +173,7 @@ impl Parker {
 
     /// Blocks until woken, interrupted or past `deadline`; spurious returns of the backend are
     /// absorbed here. Called by the owning thread only.
-    pub(crate) fn wait(&self, deadline: Option<&Deadline>, spin: bool) -> Wait {
-        if spin {
-            // Relaxed: only a hint to stop spinning; the outcome is read with Acquire below.
-            adaptive::spin(|| self.state.load(Ordering::Relaxed) != WAITING);
-        }
+    pub(crate) fn wait(&self, deadline: Option<&Deadline>) -> Wait {
         let asleep = begin_sleep();
         let result = self.block_until_woken(asleep, deadline);
         end_sleep(asleep);
