@@ -290,7 +290,8 @@ impl RawMutex {
 /// about 3.3 µs on the development machine, less than the 4.5 µs a block and a wake cost
 /// there), then the locker parks. Spinning at most as long as a block costs is the
 /// competitive bound for waiting without knowing how long the wait is (Karlin, Li, Manasse
-/// and Owicki, SOSP 1991; `src/parker/adaptive.rs`). In a process that may run on one CPU only
+/// and Owicki, "Empirical Studies of Competitive Spinning for a Shared-Memory
+/// Multiprocessor", SOSP 1991). In a process that may run on one CPU only
 /// (`crate::cpus::runnable`), each round yields instead: the holder cannot release the lock
 /// while this thread keeps the CPU.
 ///
