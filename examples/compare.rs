@@ -16,7 +16,8 @@
 //! round-trip cases pin their two threads to one CPU (`_2cpu`: to two), see
 //! `docs/benchmarks.md` for why. Lower is better everywhere; the last column is wchan's
 //! median divided by the best other implementation's (below 1: wchan is faster or smaller),
-//! and the issue's targets are printed as met or missed for this run.
+//! and the issue's targets are printed as met or missed for this run. Last comes how many
+//! CPUs were free to run at once, before and after (a warning when other load took some).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -104,12 +105,17 @@ fn main() -> ExitCode {
         };
     }
     let started = Instant::now();
+    let free_before = free_cpus();
     let rows = run_all(&plan, &only);
+    let free_after = free_cpus();
     if csv {
         println!("case,impl,median,unit");
         for r in &rows {
             let value = if r.unit == "bytes" { format!("{}", r.median) } else { format!("{:.1}", r.median) };
             println!("{},{},{},{}", r.case, r.imp, value, r.unit);
+        }
+        for line in free_cpus_report(free_before, free_after) {
+            eprintln!("{line}"); // not a CSV line
         }
     } else {
         print_table(&rows);
@@ -118,8 +124,58 @@ fn main() -> ExitCode {
         }
         print_targets(&rows);
         println!("\n{} samples per cell, {:.0} s in all", plan.samples, started.elapsed().as_secs_f64());
+        for line in free_cpus_report(free_before, free_after) {
+            println!("{line}");
+        }
     }
     ExitCode::SUCCESS
+}
+
+/// How many CPUs this run could really use at once: `k` threads (one per CPU the process
+/// may use, at most 8) each run the same fixed loop, and the result is `k` times one thread's
+/// time alone over the `k` threads' time together. Another busy process, or a host that
+/// time-slices this VM's vCPUs onto fewer physical CPUs, shows as a value well below `k`
+/// (the guest kernel may not report the host's share as steal time). Returns (measured, k).
+fn free_cpus() -> (f64, usize) {
+    fn spin(n: u64) {
+        let mut x = 1u64;
+        for i in 0..n {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+        }
+    }
+    let k = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let n = 5_000_000;
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        spin(n);
+        let alone = start.elapsed();
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..k {
+                s.spawn(|| spin(n));
+            }
+        });
+        let together = start.elapsed();
+        best = best.max(k as f64 * alone.as_secs_f64() / together.as_secs_f64());
+    }
+    (best.min(k as f64), k)
+}
+
+/// What [`free_cpus`] measured before and after the run, and a warning when the
+/// multi-threaded rows cannot be trusted (docs/benchmarks.md, "Which rows this VM's
+/// scheduling limits").
+fn free_cpus_report((before, k): (f64, usize), (after, _): (f64, usize)) -> Vec<String> {
+    let mut lines = vec![format!("CPUs free to run at once: {before:.2} of {k} before the run, {after:.2} after")];
+    if k > 1 && before.min(after) < 0.75 * k as f64 {
+        lines.push(
+            "warning: fewer CPUs than the process may use were free (another process, or the host \
+             time-slicing this machine): the contended, queue, pool and broadcast rows measure \
+             that time-slicing, not the libraries; rerun on an idle machine"
+                .to_string(),
+        );
+    }
+    lines
 }
 
 /// One implementation's workload: `run(n)` performs about `n` operations and returns the
