@@ -152,6 +152,18 @@ pub(crate) fn wake(word: *const AtomicU32, was: u32, handle: &Handle) {
     match (&handle.0, os_sync()) {
         (Some(portable), _) => fallback::wake(word, was, portable),
         (None, Some(os)) => {
+            // Under Miri only: its `os_sync_wake_by_address_any` returns ENOENT (nobody waiting)
+            // before the SeqCst fence that its `os_sync_wait_on_address` pairs with (rust-lang/miri
+            // src/shims/unix/macos/sync.rs, `os_sync_wake_by_address`; its Linux FUTEX_WAKE,
+            // FreeBSD _umtx_op and Windows WakeByAddress* fence first). Without a fence, a sleeper
+            // that announced SLEEPING and reaches its wait just after this wake may compare
+            // against its own stale SLEEPING instead of our WOKEN, block, and never be woken
+            // (`tests/sleep_wakeup.rs`, `wakeup_racing_the_sleepers_block_is_never_lost`). On
+            // macOS the kernel orders the two calls itself: a wake that finds nobody and the
+            // wait that reads the word both take the ulock bucket lock (xnu bsd/kern/sys_ulock.c,
+            // `ull_get`), so native builds have no fence here.
+            #[cfg(miri)]
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             // SAFETY: the function uses the address only as a key; the memory may be gone (a
             // stray wake there is a spurious wake). ENOENT (nobody waiting) is fine.
             unsafe { (os.wake)(word.cast_mut().cast(), 4, libc::OS_SYNC_WAKE_BY_ADDRESS_NONE) };
