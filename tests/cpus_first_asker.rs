@@ -3,9 +3,10 @@
 //! and a contended `Mutex` spins with pauses only if it is more than one. Linux keeps an
 //! affinity mask per thread, so the first asker may be a thread pinned to one CPU. This test
 //! makes exactly that thread ask first (its `lock` of a held mutex spins, which reads the
-//! count), then measures a broadcast's herd: the number of waiters that woke, seen as a rise
-//! in their voluntary context switches (`/proc`) while the requeued ones sleep on untouched.
-//! The herd must be the main thread's CPU count, not 1.
+//! count), then measures a broadcast's herd: the waiters that woke, seen as a rise in their
+//! voluntary context switches (`/proc`) while the requeued ones sleep on untouched. Each herd
+//! member wakes one more early, so twice the herd wake; the herd must be the main thread's
+//! CPU count, not 1.
 //!
 //! This file holds one test on purpose: nothing else in the process may read the count first.
 //! Linux only (`/proc`, `sched_setaffinity`); on a machine with one allowed CPU the two
