@@ -409,20 +409,23 @@ pub unsafe fn unpark_requeue(
     callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
     let (from, to) = (Key::new(from, Space::Park), Key::new(to, Space::Park));
-    requeue_on(from, to, 1, |_| validate(), callback)
+    requeue_on(from, to, 1, true, |_| validate(), callback)
 }
 
 /// [`unpark_requeue`] on keys of one space; `validate(from_has_waiters)` also learns whether
 /// any thread is queued on `from`.
-/// `wake`: how many waiters `UnparkOneRequeueRest` wakes (the public API: 1).
+/// `wake`: how many waiters `UnparkOneRequeueRest` wakes (the public API: 1). `want_fair`:
+/// whether `callback` reads `be_fair` (the public API's may; wchan's condvar never does, so
+/// its notifies skip the fair timer's clock read).
 pub(crate) fn requeue_on(
     from: Key,
     to: Key,
     wake: usize,
+    want_fair: bool,
     validate: impl FnOnce(bool) -> RequeueOp,
     callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
 ) -> UnparkResult {
-    table::requeue(from, to, wake, validate, |op, found| callback(op, found).0)
+    table::requeue(from, to, wake, want_fair, validate, |op, found| callback(op, found).0)
 }
 
 /// The table bucket a key hashes to (in any space); two keys with the same index share a lock

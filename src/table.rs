@@ -593,6 +593,7 @@ pub(crate) fn unpark(key: Key, n: usize, want_fair: bool, callback: impl FnOnce(
 /// `validate(from_has_waiters)` chooses the operation. `wake` (>= 1) is how many of the
 /// oldest waiters `UnparkOneRequeueRest` wakes before it moves the rest: 1 for the public
 /// API; wchan's `Condvar::notify_all` wakes as many as there are CPUs to run them.
+/// `want_fair`: as for [`unpark`]; `be_fair` is false (and no clock is read) without it.
 ///
 /// Counts before checks (invariant 8): when the keys live in different buckets, the target's
 /// count is raised and fenced *before* `validate` runs, exactly as [`enqueue_if`] does, and
@@ -603,6 +604,7 @@ pub(crate) fn requeue(
     from: Key,
     to: Key,
     wake: usize,
+    want_fair: bool,
     validate: impl FnOnce(bool) -> Requeue,
     callback: impl FnOnce(Requeue, Found) -> usize,
 ) -> Found {
@@ -635,7 +637,7 @@ pub(crate) fn requeue(
             _ => total - unpark,
         };
         found.have_more = total > found.unparked + found.requeued;
-        found.be_fair = unpark == 1 && qa.fair.due();
+        found.be_fair = want_fair && unpark == 1 && qa.fair.due();
     }
     let token = callback(op, found);
     let Some(head) = head else { return found };

@@ -363,7 +363,7 @@ impl Condvar {
                 RequeueOp::UnparkOne
             }
         };
-        let result = park::requeue_on(self.key(), mutex_key, 1, validate, |_, found| {
+        let result = park::requeue_on(self.key(), mutex_key, 1, false, validate, |_, found| {
             if !found.have_more {
                 self.state.store(0, Ordering::Relaxed); // under the bucket lock
             }
@@ -428,7 +428,7 @@ impl Condvar {
         };
         let herd = crate::cpus::runnable();
         // The woken threads compete for the mutex: never the hand-off token.
-        let result = park::requeue_on(self.key(), mutex_key, herd, validate, |op, result| {
+        let result = park::requeue_on(self.key(), mutex_key, herd, false, validate, |op, result| {
             if op == RequeueOp::UnparkOneRequeueRest && result.requeued > 0 {
                 // Still under both bucket locks, so the mutex's slow-path unlock (which needs
                 // its bucket lock) sees the moved waiters and the bit together. A fast-path
