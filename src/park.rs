@@ -349,12 +349,14 @@ pub(crate) fn unpark_one_on(key: Key, callback: impl FnOnce(UnparkResult) -> Unp
 
 /// [`unpark_one_on`] whose callback may also decline: `None` wakes nobody and leaves the
 /// queue as it was (the result then says `unparked: 0`). For the mutex's hand-off, which a
-/// thread that took the lock meanwhile defers to its own unlock.
+/// thread that took the lock meanwhile defers to its own unlock. `want_fair`: whether the
+/// bucket's fair timer is consulted (one clock read); without it `be_fair` is false.
 pub(crate) fn unpark_one_or_keep_on(
     key: Key,
+    want_fair: bool,
     callback: impl FnOnce(UnparkResult) -> Option<UnparkToken>,
 ) -> UnparkResult {
-    table::unpark(key, 1, true, |found| callback(found).map(|t| t.0))
+    table::unpark(key, 1, want_fair, |found| callback(found).map(|t| t.0))
 }
 
 /// Wakes up to `n` threads parked on `key`, oldest first, each with `token`; returns how many

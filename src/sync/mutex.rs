@@ -10,6 +10,7 @@
 //! | `PARKED`        | unlocked, threads still parked (the next lock/unlock sees it) |
 //! | `+ BROADCAST`   | with `PARKED`: a condvar's `notify_all` moved waiters here     |
 //! | `+ HANDOFF`     | with `PARKED`: the oldest waiter is owed the lock; no locker takes it |
+//! | `+ RETRIED`     | with `PARKED`: a woken waiter lost the lock and parked again   |
 //!
 //! Invariant: if a thread is parked on the key, `PARKED` is set. It is set by a locker before
 //! it parks (or by a condvar that moves waiters here, under this key's bucket lock), checked
@@ -19,7 +20,9 @@
 //! thread. `BROADCAST` is only a hint for `wake_next_early`: set with `PARKED` by a
 //! `notify_all` that moved waiters here, cleared with it, and never read by a decision to
 //! park or to skip a wake. `HANDOFF` is set and cleared only under the bucket lock, always
-//! cleared with `PARKED`.
+//! cleared with `PARKED`. `RETRIED` is a hint too: set with `PARKED` by a locker that parks
+//! again after a wake, cleared with it, read only to decide whether an unlock consults the
+//! fair timer.
 //!
 //! Unlock releases first (one `fetch_sub`: a `lock decb` on x86-64, cheaper here than a
 //! compare-exchange, `docs/benchmarks.md`), and only then, if
@@ -29,14 +32,17 @@
 //! unlocking thread's `&self` borrow lasts until `unlock` returns.)
 //!
 //! Fairness: a lock released normally may be taken by any thread (barging keeps throughput
-//! up). When the bucket's fair timer is due (`be_fair`: at a random point of each millisecond
+//! up). Once a woken waiter has lost the lock and parked again (`RETRIED`), each unlock asks
+//! the bucket's fair timer; when it is due (`be_fair`: at a random point of each millisecond
 //! in which the bucket wakes anyone), the unlocker takes the lock back under the bucket lock
-//! and hands it to the woken waiter. If another thread took it in between, nobody is woken:
+//! and hands it to the woken waiter. Before any race is lost the timer is not asked, which
+//! spares its clock read on most wakes. If another thread took it in between, nobody is woken:
 //! `HANDOFF` is set instead, so that thread's unlock takes the slow path and makes the
 //! hand-off, and until then no locker (nor `try_lock`) takes the free lock, so the second
 //! attempt cannot fail. No thread starves: a waiter that keeps losing the race to a thread
 //! that relocks at once is served within a few of that thread's critical sections
-//! (`tests/fairness.rs`), one more at most when a third thread barges. `unlock_fair` (and
+//! (`tests/fairness.rs`), one more at most when a third thread barges; so is a condvar waiter
+//! that a notify moved onto such a lock (`tests/fairness_requeued.rs`). `unlock_fair` (and
 //! `bump`) keep the lock held while they wake: the hand-off is then exact, the lock never
 //! free in between.
 
@@ -55,8 +61,14 @@ const BROADCAST: u8 = 4;
 /// Set with `PARKED` when a fair hand-off found the lock taken by another thread: that
 /// thread's unlock owes the hand-off, and no locker may take the lock until it is made.
 const HANDOFF: u8 = 8;
+/// Set with `PARKED` by a locker that was woken, lost the lock to another thread, and parks
+/// again: only then does an unlock consult the bucket's fair timer (a clock read). A waiter
+/// parked for the first time, or a condvar waiter moved here by a notify, has lost no race
+/// yet, so its wake skips the clock. Read only by [`RawMutex::unlock_slow`]; a hint, never
+/// read by a decision to park or to skip a wake.
+const RETRIED: u8 = 16;
 /// Every bit that describes the waiters; cleared together when the last one leaves.
-const WAITER_BITS: u8 = PARKED | BROADCAST | HANDOFF;
+const WAITER_BITS: u8 = PARKED | BROADCAST | HANDOFF | RETRIED;
 
 /// Token for a waiter that must compete for the lock again.
 pub(crate) const TOKEN_RETRY: UnparkToken = UnparkToken(0);
@@ -164,6 +176,8 @@ impl RawMutex {
     #[cold]
     fn lock_slow(&self, deadline: Option<Deadline>) -> bool {
         let mut spins = SpinWait::new();
+        // Woken at least once and still without the lock: the next park announces RETRIED.
+        let mut retried = false;
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             // Free and not owed to the oldest waiter: take it, even if others are parked.
@@ -180,10 +194,12 @@ impl RawMutex {
                 state = self.state.load(Ordering::Relaxed);
                 continue;
             }
-            // Announce that a thread is about to park.
-            if state & PARKED == 0 {
+            // Announce that a thread is about to park (and, after a lost race, that it wants
+            // the fair timer consulted).
+            let announce = if retried { PARKED | RETRIED } else { PARKED };
+            if state & announce != announce {
                 if let Err(now) =
-                    self.state.compare_exchange_weak(state, state | PARKED, Ordering::Relaxed, Ordering::Relaxed)
+                    self.state.compare_exchange_weak(state, state | announce, Ordering::Relaxed, Ordering::Relaxed)
                 {
                     state = now;
                     continue;
@@ -210,6 +226,9 @@ impl RawMutex {
                 // parker's Release/Acquire.
                 ParkResult::Unparked(TOKEN_HANDOFF) => return true,
                 ParkResult::TimedOut => return false,
+                // Woken to compete: if the lock is taken again before we get it, our next
+                // park asks for fairness.
+                ParkResult::Unparked(_) => retried = true,
                 _ => {}
             }
             spins = SpinWait::new();
@@ -219,10 +238,17 @@ impl RawMutex {
 
     /// The rest of an unlock that found `PARKED`: the lock is already released. Wakes the
     /// oldest waiter; hands it the lock when that is due (the bucket's fair timer, or a
-    /// hand-off owed since a previous attempt found the lock taken).
+    /// hand-off owed since a previous attempt found the lock taken). The timer, and its clock
+    /// read, are consulted only if a waiter has lost a race since the waiter bits were last
+    /// cleared (`RETRIED`), or always under loom, where the timer is the model's answer
+    /// (`wchan::loom::fair_wakes`).
     #[cold]
     fn unlock_slow(&self) {
-        park::unpark_one_or_keep_on(self.key(), |result| {
+        // A fresh load, not the value `unlock`'s subtraction returned: using that value would
+        // turn the `lock decb` into a `lock xadd`, slower on the fast path here. Relaxed: a
+        // hint; a RETRIED set just after this load is seen by the next unlock.
+        let want_fair = LOOM || self.state.load(Ordering::Relaxed) & RETRIED != 0;
+        park::unpark_one_or_keep_on(self.key(), want_fair, |result| {
             if result.unparked == 0 {
                 // Nobody queued (the last waiter gave up or was woken by another unlock):
                 // the waiter bits are stale. Keep LOCKED as it is: another thread may hold it.
@@ -246,7 +272,7 @@ impl RawMutex {
                             return None;
                         }
                     }
-                    let kept = if result.have_more { state & (PARKED | BROADCAST) } else { 0 };
+                    let kept = if result.have_more { state & (PARKED | BROADCAST | RETRIED) } else { 0 };
                     // Acquire: a thread that took and released the lock since our release
                     // wrote in between; the woken thread gets those writes and ours through
                     // the parker's Release/Acquire.
@@ -275,7 +301,7 @@ impl RawMutex {
         park::unpark_one_on(self.key(), |result| {
             if result.unparked > 0 {
                 // Hand over: the lock stays held; those still queued keep PARKED.
-                let kept = if result.have_more { PARKED | BROADCAST } else { 0 };
+                let kept = if result.have_more { PARKED | BROADCAST | RETRIED } else { 0 };
                 self.state.fetch_and(LOCKED | kept, Ordering::Relaxed);
                 return TOKEN_HANDOFF;
             }
