@@ -35,11 +35,11 @@
 //! up). Once a woken waiter has lost the lock and parked again (`RETRIED`), each unlock asks
 //! the bucket's fair timer; when it is due (`be_fair`: at a random point of each millisecond
 //! in which the bucket wakes anyone), the unlocker takes the lock back under the bucket lock
-//! and hands it to the woken waiter. Before any race is lost the timer is not asked, which
-//! spares its clock read on most wakes. If another thread took it in between, nobody is woken:
+//! and hands it to the woken waiter. If another thread took it in between, nobody is woken:
 //! `HANDOFF` is set instead, so that thread's unlock takes the slow path and makes the
 //! hand-off, and until then no locker (nor `try_lock`) takes the free lock, so the second
-//! attempt cannot fail. No thread starves: a waiter that keeps losing the race to a thread
+//! attempt cannot fail. Before any race is lost the timer is not asked, which spares its
+//! clock read on most wakes. No thread starves: a waiter that keeps losing the race to a thread
 //! that relocks at once is served within a few of that thread's critical sections
 //! (`tests/fairness.rs`), one more at most when a third thread barges; so is a condvar waiter
 //! that a notify moved onto such a lock (`tests/fairness_requeued.rs`). `unlock_fair` (and
