@@ -174,6 +174,14 @@ impl Parker {
     /// Blocks until woken, interrupted or past `deadline`; spurious returns of the backend are
     /// absorbed here. Called by the owning thread only.
     pub(crate) fn wait(&self, deadline: Option<&Deadline>) -> Wait {
+        // Woken or interrupted already (the waker came between the enqueue and now): return
+        // without touching the private-sleeper count, two read-modify-writes of a shared line.
+        // Acquire: as in `block_until_woken`, pairs with the waker's Release swap.
+        match self.state.load(Ordering::Acquire) {
+            WOKEN => return Wait::Woken,
+            INTERRUPTED => return Wait::Interrupted,
+            _ => {}
+        }
         let asleep = begin_sleep();
         let result = self.block_until_woken(asleep, deadline);
         end_sleep(asleep);
