@@ -198,6 +198,19 @@ pub(crate) fn park_on(
     before_sleep: impl FnOnce(),
     on_cancel: impl FnOnce(usize, bool),
 ) -> ParkResult {
+    park_spinning_on(key, options, false, validate, before_sleep, on_cancel)
+}
+
+/// [`park_on`]; `spin`: spin briefly before blocking, adaptively (`parker/adaptive.rs`), for
+/// waits whose wake usually comes soon from another running thread (a condvar's).
+pub(crate) fn park_spinning_on(
+    key: Key,
+    options: ParkOptions<'_>,
+    spin: bool,
+    validate: impl FnOnce(bool) -> bool,
+    before_sleep: impl FnOnce(),
+    on_cancel: impl FnOnce(usize, bool),
+) -> ParkResult {
     let deadline = options.deadline.as_ref();
     if deadline.is_some_and(Deadline::has_passed) {
         return ParkResult::TimedOut;
@@ -222,7 +235,7 @@ pub(crate) fn park_on(
     let gave_up = if aborted {
         ParkResult::Interrupted
     } else {
-        match waiter.parker.wait(deadline) {
+        match waiter.parker.wait(deadline, spin) {
             Wait::Woken => return ParkResult::Unparked(UnparkToken(waiter.token())),
             Wait::TimedOut => ParkResult::TimedOut,
             Wait::Interrupted => ParkResult::Interrupted,

@@ -90,6 +90,8 @@ mod fallback;
 #[path = "loom.rs"]
 mod sys;
 
+mod adaptive;
+
 const WAITING: u32 = 0;
 const WOKEN: u32 = 1;
 const INTERRUPTED: u32 = 2;
@@ -173,7 +175,11 @@ impl Parker {
 
     /// Blocks until woken, interrupted or past `deadline`; spurious returns of the backend are
     /// absorbed here. Called by the owning thread only.
-    pub(crate) fn wait(&self, deadline: Option<&Deadline>) -> Wait {
+    pub(crate) fn wait(&self, deadline: Option<&Deadline>, spin: bool) -> Wait {
+        if spin {
+            // Relaxed: only a hint to stop spinning; the outcome is read with Acquire below.
+            adaptive::spin(|| self.state.load(Ordering::Relaxed) != WAITING);
+        }
         // Woken or interrupted already (the waker came between the enqueue and now): return
         // without touching the private-sleeper count, two read-modify-writes of a shared line.
         // Acquire: as in `block_until_woken`, pairs with the waker's Release swap.

@@ -66,7 +66,10 @@ use super::mutex::Mutex;
 /// One word; [`Condvar::new`] is `const`, so a condvar can live in a `static`. A notify with no
 /// thread waiting is a single atomic load (no lock, no system call); [`notify_all`] wakes one
 /// waiter per CPU and moves the rest onto the mutex's queue instead of waking them all at
-/// once. A waiter may wake
+/// once. A waiter spins briefly before it blocks (at most about 3 µs, less when its notifies
+/// keep arriving later than that: the budget adapts per thread), so a notify from another
+/// running thread costs neither side a system call; a timed wait may therefore time out up
+/// to that long after its deadline. A waiter may wake
 /// spuriously (a signal handler that runs while it sleeps ends the sleep), so wait in a loop
 /// or use [`wait_while`], which never returns before its condition is false.
 ///
@@ -452,9 +455,10 @@ impl Condvar {
         let misuse = Cell::new(false);
         let unlocked = Cell::new(false);
         let requeued = Cell::new(false);
-        let result = park::park_on(
+        let result = park::park_spinning_on(
             key,
             ParkOptions::new().deadline(deadline),
+            true,
             |others_queued| match self.state.load(Ordering::Relaxed) {
                 other if other == addr => true,
                 // Free, or stale (non-zero with nobody queued: a forked child inherits the
