@@ -340,6 +340,76 @@ fn requeued_waiter_with_a_deadline_reports_notified() {
     });
 }
 
+/// A waiter with a deadline a few microseconds away races a notifier that notifies as soon as
+/// it can take the lock: the notify lands while the waiter spins before blocking, as its
+/// deadline passes, or after it gave up. Whatever the order, the two must agree: the waiter
+/// reports "notified" in exactly the rounds where `notify_one` said it woke someone (and both
+/// outcomes occur, or the test proves nothing).
+#[test]
+fn a_notify_racing_a_deadline_of_microseconds_is_counted_exactly_once() {
+    const ROUNDS: u32 = if cfg!(miri) { 50 } else { 10_000 };
+    #[derive(Default)]
+    struct Round {
+        waiting: bool,
+        tried: bool,
+        woke: bool,
+        done: bool,
+    }
+    watchdog(HANG * 3, || {
+        let shared = Arc::new((Mutex::new(Round::default()), Condvar::new()));
+        let notifier = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                let (m, cv) = &*shared;
+                let mut delay = 0u32;
+                loop {
+                    let mut g = m.lock();
+                    if g.done {
+                        return;
+                    }
+                    if g.waiting && !g.tried {
+                        // A delay of 0 to 63 x 64 pause hints (up to some 100 µs here: a timeout
+                        // fires up to the timer slack late, 50 µs on Linux), so the notify
+                        // falls on both sides of the deadline. Under Miri the pauses are
+                        // slow and the deadlines long: a 64th of the pauses.
+                        delay = (delay + 7) % 64;
+                        for _ in 0..delay * if cfg!(miri) { 1 } else { 64 } {
+                            std::hint::spin_loop();
+                        }
+                        g.tried = true;
+                        g.woke = cv.notify_one();
+                    } else {
+                        drop(g);
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        };
+        let (m, cv) = &*shared;
+        let (mut notified, mut timed_out) = (0u32, 0u32);
+        for round in 0..ROUNDS {
+            let mut g = m.lock();
+            *g = Round { waiting: true, ..Round::default() };
+            // 0 to 20 µs: around the spin's length (about 3 µs on the development machine).
+            // Miri runs some thousand times slower: milliseconds there.
+            let unit = if cfg!(miri) { Duration::from_millis(1) } else { Duration::from_micros(1) };
+            let r = cv.wait_for(&mut g, unit * (round % 21));
+            assert_eq!(!r.timed_out(), g.woke, "round {round}: the waiter and notify_one disagree");
+            if g.woke {
+                notified += 1;
+            } else {
+                timed_out += 1;
+            }
+            g.waiting = false;
+        }
+        m.lock().done = true;
+        notifier.join().unwrap();
+        assert_eq!(notified + timed_out, ROUNDS);
+        eprintln!("{notified} rounds notified, {timed_out} timed out");
+        assert!(notified > 0 && timed_out > ROUNDS / 21, "no race between the two: {notified}, {timed_out}");
+    });
+}
+
 #[test]
 fn using_one_condvar_with_two_mutexes_panics_and_leaves_it_working() {
     watchdog(HANG, || {
