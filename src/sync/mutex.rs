@@ -326,7 +326,12 @@ impl RawMutex {
 /// pauses, then up to seven yields), which `docs/benchmarks.md` measures against this one:
 /// with the unlock that releases first, its yields make `queue_mpmc_4x4` block about twice as
 /// often, and it is slower on every contended row measured there.
-struct SpinWait(u32);
+struct SpinWait {
+    steps: u32,
+    /// Whether the steps pause (more than one CPU: `crate::cpus::runnable`, asked once, at
+    /// the first step) or yield.
+    pause: bool,
+}
 
 /// Spin steps before parking; steps past [`PAUSE_STEPS`] yield.
 const SPIN_STEPS: u32 = if cfg!(wchan_spin_yield) { 10 } else { 6 };
@@ -335,18 +340,21 @@ const PAUSE_STEPS: u32 = if cfg!(wchan_spin_yield) { 3 } else { 6 };
 
 impl SpinWait {
     fn new() -> SpinWait {
-        SpinWait(0)
+        SpinWait { steps: 0, pause: false }
     }
 
     /// One step; false once the budget is spent.
     fn spin(&mut self) -> bool {
-        if self.0 >= SPIN_STEPS {
+        if self.steps >= SPIN_STEPS {
             return false;
         }
-        self.0 += 1;
-        // The CPU count is read once per process and cached: one Relaxed load here.
-        if self.0 <= PAUSE_STEPS && crate::cpus::runnable() > 1 {
-            for _ in 0..(1 << self.0) {
+        if self.steps == 0 {
+            // A thread-local read, and a fresh read of the masks once in `cpus::REFRESH` asks.
+            self.pause = crate::cpus::runnable() > 1;
+        }
+        self.steps += 1;
+        if self.steps <= PAUSE_STEPS && self.pause {
+            for _ in 0..(1 << self.steps) {
                 std::hint::spin_loop();
             }
         } else {
