@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 which=${1:-all}
 check_targets=(x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd x86_64-pc-windows-msvc
     aarch64-unknown-linux-gnu i686-unknown-linux-gnu wasm32-wasip1)
+# Targets the crate refuses at compile time: the check must fail, with wchan's own message.
+refused_targets=(wasm32-unknown-unknown)
 miri_targets=(x86_64-unknown-freebsd x86_64-apple-darwin x86_64-pc-windows-msvc)
 
 step() {
@@ -24,7 +26,8 @@ step() {
 }
 
 install() {
-    rustup target add "${check_targets[@]}" >/dev/null 2>&1 || rustup target add "${check_targets[@]}"
+    local all=("${check_targets[@]}" "${refused_targets[@]}")
+    rustup target add "${all[@]}" >/dev/null 2>&1 || rustup target add "${all[@]}"
     if ! rustup toolchain list | grep -q '^nightly'; then
         rustup toolchain install nightly --profile minimal
     fi
@@ -38,6 +41,21 @@ install() {
     fi
 }
 
+# A refused target: `cargo check --lib` fails, and its first error is the crate's
+# compile_error! (src/lib.rs), not an unresolved name further down.
+refused() {
+    local out
+    if out=$(cargo check --lib --target "$1" --target-dir target/cross 2>&1); then
+        echo "$1 built, but wchan refuses it" >&2
+        return 1
+    fi
+    if ! grep -m1 '^error' <<<"$out" | grep -q 'wchan does not support'; then
+        echo "$1 failed without wchan's message first:" >&2
+        grep '^error' <<<"$out" | head -5 >&2
+        return 1
+    fi
+}
+
 # `cargo check --all-targets` (lib, tests, benches, examples) per target. wasm32-wasip1 checks
 # the library only: criterion 0.5, a dev-dependency, refuses to compile for wasm32-wasi
 # (rayon's compile_error!), and cargo builds every dev-dependency for any test target.
@@ -48,6 +66,9 @@ run_check() {
         wasm32-*) step "check $t (--lib)" cargo check --lib --target "$t" --target-dir target/cross ;;
         *) step "check $t" cargo check --all-targets --target "$t" --target-dir target/cross ;;
         esac
+    done
+    for t in "${refused_targets[@]}"; do
+        step "check $t is refused with wchan's message" refused "$t"
     done
     # OpenBSD is a tier-3 target (no prebuilt std): nightly builds std from rust-src.
     step "check x86_64-unknown-openbsd (nightly -Zbuild-std, --lib --tests)" \

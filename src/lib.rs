@@ -46,6 +46,20 @@
 //! ```
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
+// wasm without an operating system (wasm32-unknown-unknown): std there has no clock
+// (`Instant::now` panics, rust-lang/rust `library/std/src/sys/time/unsupported.rs`) and,
+// without the `atomics` feature, no sleep (`thread::sleep` panics,
+// `library/std/src/sys/thread/unsupported.rs`; nightly 2026-05-19), so no deadline could be
+// measured; and libc has no errno values for `Error::errno`. Refused here, with the reason,
+// ahead of the unresolved libc names that would otherwise be the only errors
+// (`.ci/platforms.sh` checks that this message comes first).
+#[cfg(all(target_family = "wasm", not(any(target_os = "wasi", target_os = "emscripten"))))]
+compile_error!(
+    "wchan does not support wasm without an operating system (wasm32-unknown-unknown): std \
+     has no clock and no way to block there. Build for wasm32-wasip1 (one thread: a sleep \
+     with a deadline sleeps until it) or wasm32-wasip1-threads (docs/platforms.md)."
+);
+
 mod chan;
 mod cpus;
 mod error;
