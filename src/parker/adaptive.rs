@@ -65,18 +65,31 @@ thread_local! {
 /// Returns as soon as `woken()` is true; the caller then reads the outcome itself.
 #[inline]
 pub(super) fn spin(woken: impl Fn() -> bool) {
-    if crate::loom::LOOM || crate::cpus::runnable() == 1 {
+    if crate::loom::LOOM {
         return;
     }
     // `try_with`: a wait from a thread-local destructor, after this one is gone, just blocks.
-    let _ = STATE.try_with(|s| s.set(step(s.get(), woken)));
+    let _ = STATE.try_with(|s| {
+        let state = s.get();
+        // Only a wait that may spin asks for the CPU count: a thread whose spins stopped
+        // paying (two threads pinned to one CPU, say) pays one thread-local counter a wait.
+        if will_spin(state) && crate::cpus::runnable() == 1 {
+            return;
+        }
+        s.set(step(state, woken));
+    });
+}
+
+/// Whether a park from `state` spins (has a budget, or is due to probe).
+fn will_spin(state: State) -> bool {
+    state.budget > 0 || state.idle + 1 >= state.gap
 }
 
 /// One park's spin from `state`: at most its budget's checks of `woken` (a probe's
 /// [`FLOOR`] with no budget), a pause between two; returns the next state.
 fn step(state: State, woken: impl Fn() -> bool) -> State {
     let probe = state.budget == 0;
-    if probe && state.idle + 1 < state.gap {
+    if !will_spin(state) {
         return State { idle: state.idle + 1, ..state };
     }
     // Woken before the spin began (say, the thread was preempted after it queued, and its
