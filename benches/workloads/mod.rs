@@ -579,48 +579,54 @@ pub enum Pin {
     TwoCpus,
 }
 
-/// `n` steps of `main` on this thread against `n` of `partner` on another, both on `shared`,
-/// placed as `pin` says; the time of main's steps.
+/// `n` steps of `main` on one thread against `n` of `partner` on another, both on `shared`,
+/// placed as `pin` says; the time of main's steps. Both run on threads spawned for the
+/// purpose, and the calling thread is never pinned: wchan caches its CPU count per thread
+/// (`src/cpus.rs`), and a caller pinned here (the process's main thread, in `compare`) would
+/// count one CPU for its next 1,024 asks, into the cases that follow. The pinned pair still
+/// counts the main thread's CPUs, as two threads pinned together in a real program would.
 fn exchange<T: Send + Sync + 'static>(
     n: u64,
     pin: Pin,
     shared: T,
-    main: impl Fn(&T),
+    main: impl Fn(&T) + Send + 'static,
     partner: impl Fn(&T) + Send + 'static,
 ) -> (Duration, u64) {
     let shared = Arc::new(shared);
     let barrier = Arc::new(Barrier::new(2));
-    let restore = affinity::get();
     let cpus = affinity::allowed();
     let (main_cpu, partner_cpu) = match (pin, cpus.as_slice()) {
         (Pin::SameCpu, [a, ..]) => (Some(*a), Some(*a)),
         (Pin::TwoCpus, [a, b, ..]) => (Some(*a), Some(*b)),
         _ => (None, None),
     };
-    let other = {
-        let (shared, barrier) = (shared.clone(), barrier.clone());
-        thread::spawn(move || {
-            if let Some(cpu) = partner_cpu {
-                affinity::pin(cpu);
-            }
-            barrier.wait();
-            for _ in 0..n {
-                partner(&shared);
-            }
-        })
-    };
-    if let Some(cpu) = main_cpu {
-        affinity::pin(cpu);
-    }
-    barrier.wait();
-    let start = Instant::now();
-    for _ in 0..n {
-        main(&shared);
-    }
-    let took = start.elapsed();
+    let other = side(&shared, &barrier, partner_cpu, n, partner);
+    let took = side(&shared, &barrier, main_cpu, n, main).join().unwrap();
     other.join().unwrap();
-    affinity::set(&restore);
     (took, n)
+}
+
+/// One side of [`exchange`]: a thread that pins itself to `cpu` (if any), meets the other
+/// side at `barrier`, takes `n` steps and returns their time.
+fn side<T: Send + Sync + 'static>(
+    shared: &Arc<T>,
+    barrier: &Arc<Barrier>,
+    cpu: Option<usize>,
+    n: u64,
+    step: impl Fn(&T) + Send + 'static,
+) -> thread::JoinHandle<Duration> {
+    let (shared, barrier) = (shared.clone(), barrier.clone());
+    thread::spawn(move || {
+        if let Some(cpu) = cpu {
+            affinity::pin(cpu);
+        }
+        barrier.wait();
+        let start = Instant::now();
+        for _ in 0..n {
+            step(&shared);
+        }
+        start.elapsed()
+    })
 }
 
 /// Thread CPU affinity (Linux); elsewhere nothing is pinned and every [`Pin`] runs as `Free`.
@@ -639,16 +645,6 @@ mod affinity {
             libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
             set
         }
-    }
-
-    /// Restores a mask from [`get`].
-    pub fn set(mask: &Mask) {
-        #[cfg(target_os = "linux")]
-        // SAFETY: the mask is a valid cpu_set_t of the size passed.
-        unsafe {
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), mask);
-        }
-        let _ = mask;
     }
 
     /// The CPUs the calling thread may run on, lowest first.
