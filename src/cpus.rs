@@ -6,8 +6,8 @@
 //! strings on Linux) and cached per thread: each thread reads the masks again after
 //! [`REFRESH`] answers from its cache, so a change of affinity (a thread pinned, or unpinned,
 //! after its first ask) is seen within that many asks. The asks are a contended lock's spin
-//! (once per spin, not per step), a condvar wait's spin and a `notify_all` that finds
-//! waiters. A read is two system calls and a union, about 1.1 µs here: about a nanosecond
+//! (once per spin, not per step), a condvar wait that may spin (one with a budget, or due to
+//! probe: `parker/adaptive.rs`) and a `notify_all` that finds waiters. A read is two system calls and a union, about 1.1 µs here: about a nanosecond
 //! an ask.
 //!
 //! Linux keeps an affinity mask per thread, not per process. The count is that of the union
@@ -38,7 +38,8 @@ pub(crate) fn runnable() -> usize {
     if crate::loom::LOOM {
         return 1;
     }
-    // `try_with`: from a thread-local destructor after the cache is gone, read every time.
+    // `try_with`: a const thread-local without a destructor is never gone, so this does not
+    // fail today; if it ever did (an ask from a thread-local destructor), read every time.
     CACHE.try_with(|cache| next(cache, fresh) as usize).unwrap_or_else(|_| fresh() as usize)
 }
 

@@ -68,7 +68,8 @@ pub(super) fn spin(woken: impl Fn() -> bool) {
     if crate::loom::LOOM {
         return;
     }
-    // `try_with`: a wait from a thread-local destructor, after this one is gone, just blocks.
+    // `try_with`: never fails for a const thread-local without a destructor; if it ever did
+    // (a wait from a thread-local destructor), the wait would just block without spinning.
     let _ = STATE.try_with(|s| {
         let state = s.get();
         // Only a wait that may spin asks for the CPU count: a thread whose spins stopped
