@@ -655,7 +655,15 @@ pub(crate) fn requeue(
     }
     let mut found = Found::default();
     if let Some(head) = head {
-        let (total, _) = count_fifo(head, usize::MAX);
+        // Count only as far as the operation reaches: a single wake or move needs to know
+        // whether a second waiter exists, not how many there are. Counting the whole FIFO
+        // made a `notify_one` cost one node visit per waiter, under the bucket lock
+        // (`tests/condvar_long_queue.rs`).
+        let reach = match op {
+            Requeue::UnparkOne | Requeue::RequeueOne => 1,
+            _ => usize::MAX,
+        };
+        let (total, more) = count_fifo(head, reach);
         let unpark = match op {
             Requeue::UnparkOne => 1,
             Requeue::UnparkOneRequeueRest => wake.clamp(1, total),
@@ -667,7 +675,7 @@ pub(crate) fn requeue(
             Requeue::RequeueOne => 1,
             _ => total - unpark,
         };
-        found.have_more = total > found.unparked + found.requeued;
+        found.have_more = more || total > found.unparked + found.requeued;
         found.be_fair = want_fair && unpark == 1 && qa.fair.due();
     }
     let token = callback(op, found);

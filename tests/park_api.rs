@@ -294,6 +294,42 @@ fn requeue_abort_and_unpark_one_do_what_they_say() {
     });
 }
 
+#[test]
+fn requeue_one_and_unpark_one_report_whether_waiters_remain_on_the_source() {
+    watchdog(HANG, || {
+        let (from, to) = (key(), key());
+        let mut p = Parked::new();
+        p.add_n(from, 4);
+        // The single-waiter operations look one node past the oldest, no further: the count
+        // they report must still say whether anyone is left.
+        for (i, more) in [(0, true), (1, true), (2, true)] {
+            let mut seen = None;
+            let r = unsafe {
+                park::unpark_requeue(
+                    from,
+                    to,
+                    || RequeueOp::RequeueOne,
+                    |_, found| {
+                        seen = Some(found);
+                        DEFAULT_UNPARK_TOKEN
+                    },
+                )
+            };
+            assert_eq!(seen, Some(r), "the callback sees what the call returns");
+            assert_eq!((r.unparked, r.requeued, r.have_more), (0, 1, more), "requeue {i}");
+        }
+        let r = unsafe { park::unpark_requeue(from, to, || RequeueOp::UnparkOne, |_, _| UnparkToken(3)) };
+        assert_eq!((r.unparked, r.requeued, r.have_more), (1, 0, false), "the last one");
+        assert_eq!(p.wait_returned(1), vec![(3, ParkResult::Unparked(UnparkToken(3)))]);
+        // The moved three wait on the target, oldest first.
+        for i in 0..3 {
+            assert_eq!(unsafe { park::unpark_n(to, 1, UnparkToken(10 + i)) }, 1);
+            assert_eq!(p.wait_returned(2 + i)[1 + i], (i, ParkResult::Unparked(UnparkToken(10 + i))));
+        }
+        p.join();
+    });
+}
+
 static CANCELS: Mutex<Vec<(usize, bool)>> = Mutex::new(Vec::new());
 
 fn record_cancel(key: usize, was_last: bool) {
