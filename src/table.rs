@@ -57,6 +57,7 @@ const FAIR_WITHIN_NANOS: u32 = 1_000_000;
 /// The bucket a key lives in: Fibonacci hashing, so keys that differ only in low (alignment)
 /// bits or only in high bits still spread over all buckets.
 #[cfg(not(loom))]
+#[inline]
 pub(crate) fn bucket_index(key: usize) -> usize {
     ((key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS)) as usize
 }
@@ -121,16 +122,19 @@ impl Waiter {
     }
 
     /// The token its waker left. Call only after the parker reported `WOKEN`.
+    #[inline]
     pub(crate) fn token(&self) -> usize {
         get(&self.token)
     }
 
+    #[inline]
     fn addr(&self) -> usize {
         // Relaxed: changes only under bucket locks, which order it for every reader that
         // relies on it (see `lock_bucket_of`).
         self.key.load(Ordering::Relaxed)
     }
 
+    #[inline]
     fn key(&self) -> Key {
         Key::new(self.addr(), self.space)
     }
@@ -206,6 +210,7 @@ impl Queue {
     }
 
     /// The head of `key`'s FIFO and the head before it in the key list (None: `first`).
+    #[inline]
     fn find<'a>(&self, key: Key) -> (Option<&'a Waiter>, Option<&'a Waiter>) {
         let (mut prev, mut p) = (None, self.first);
         while !p.is_null() {
@@ -220,6 +225,7 @@ impl Queue {
         (prev, None)
     }
 
+    #[inline]
     fn set_link(&mut self, prev: Option<&Waiter>, to: *const Waiter) {
         match prev {
             None => self.first = to,
@@ -228,6 +234,7 @@ impl Queue {
     }
 
     /// Appends the chain `first..=last` (linked by `next`, last.next null) to `key`'s FIFO.
+    #[inline]
     fn append(&mut self, key: Key, first: &Waiter, last: &Waiter) {
         match self.find(key).1 {
             Some(head) => {
@@ -247,6 +254,7 @@ impl Queue {
     /// before it; returns the cut chain's first node (linked by `next`, last.next null) and
     /// the FIFO's new head (null if nothing is left), which takes `head`'s place in the key
     /// list, so `prev` stays valid.
+    #[inline]
     fn cut_front(&mut self, prev: Option<&Waiter>, head: &Waiter, n: usize) -> (*const Waiter, *const Waiter) {
         let mut last = head;
         for _ in 1..n {
@@ -300,6 +308,7 @@ impl Queue {
 
 /// Counts the FIFO starting at `head`, stopping at `limit`; also reports whether nodes remain
 /// past the limit.
+#[inline]
 fn count_fifo(head: &Waiter, limit: usize) -> (usize, bool) {
     let (mut n, mut p) = (0, head as *const Waiter);
     while !p.is_null() && n < limit {
@@ -335,15 +344,18 @@ impl SleeperCount {
 
     /// Caller holds the bucket lock. Relaxed: the lock orders the writers; the lock-free
     /// reader pairs through the SeqCst fences of `Pending::raise` and `has_sleepers`.
+    #[inline]
     fn add(&self, n: usize) {
         self.0.store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
     }
 
     /// Caller holds the bucket lock; as [`SleeperCount::add`].
+    #[inline]
     fn sub(&self, n: usize) {
         self.0.store(self.0.load(Ordering::Relaxed) - n, Ordering::Relaxed);
     }
 
+    #[inline]
     fn get(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }
@@ -419,6 +431,7 @@ impl Bucket {
 
     /// A panic in a callback run under the lock poisons it; the queue is consistent at every
     /// callback (they run before or after a mutation, never inside one), so poison is ignored.
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.get().lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -429,6 +442,7 @@ static TABLE: [crossbeam_utils::CachePadded<Bucket>; BUCKETS] =
     [const { crossbeam_utils::CachePadded::new(Bucket::new()) }; BUCKETS];
 
 #[cfg(not(loom))]
+#[inline]
 fn bucket(key: usize) -> &'static Bucket {
     &TABLE[bucket_index(key)]
 }
@@ -440,6 +454,7 @@ loom::lazy_static! {
 }
 
 #[cfg(loom)]
+#[inline]
 fn bucket(key: usize) -> &'static Bucket {
     &TABLE[bucket_index(key)]
 }
@@ -452,6 +467,7 @@ pub(crate) fn init() {
 
 /// Locks the bucket that holds `w`, following requeues: after locking, the key is re-read;
 /// a requeue that moved `w` needed this lock too, so a key that matches under it is final.
+#[inline]
 fn lock_bucket_of(w: &Waiter) -> (&'static Bucket, MutexGuard<'static, Queue>) {
     loop {
         let addr = w.addr();
@@ -465,6 +481,7 @@ fn lock_bucket_of(w: &Waiter) -> (&'static Bucket, MutexGuard<'static, Queue>) {
 
 /// Locks the buckets of two keys in index order (once if they share one). The second guard
 /// is `None` when they share a bucket.
+#[inline]
 fn lock_two(a: usize, b: usize) -> (MutexGuard<'static, Queue>, Option<MutexGuard<'static, Queue>>) {
     let (ia, ib) = (bucket_index(a), bucket_index(b));
     if ia == ib {
@@ -485,6 +502,7 @@ fn lock_two(a: usize, b: usize) -> (MutexGuard<'static, Queue>, Option<MutexGuar
 struct Pending<'a>(&'a SleeperCount);
 
 impl<'a> Pending<'a> {
+    #[inline]
     fn raise(count: &'a SleeperCount) -> Pending<'a> {
         count.add(1);
         // SeqCst fence: pairs with the fence in `has_sleepers` (Dekker): a waker that acts on
@@ -495,6 +513,7 @@ impl<'a> Pending<'a> {
 
     /// `arrived` sleepers came in: the count keeps them and drops the placeholder, in one
     /// step, so it never reads zero while they are queued.
+    #[inline]
     fn settle(self, arrived: usize) {
         match arrived {
             0 => return, // dropping self takes the placeholder back
@@ -506,6 +525,7 @@ impl<'a> Pending<'a> {
 }
 
 impl Drop for Pending<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.sub(1);
     }
@@ -567,6 +587,7 @@ pub(crate) fn has_sleepers(addr: usize) -> bool {
 }
 
 /// Marks a dequeued chain's nodes with `token` and unqueued, while the lock is held.
+#[inline]
 fn seal_chain(mut p: *const Waiter, token: usize) {
     while !p.is_null() {
         // SAFETY: p was just cut from a queue under the lock the caller holds.
@@ -578,6 +599,7 @@ fn seal_chain(mut p: *const Waiter, token: usize) {
 }
 
 /// Wakes a sealed chain, after the bucket lock is released.
+#[inline]
 fn wake_chain(mut p: *const Waiter) {
     while !p.is_null() {
         // SAFETY: dequeued and not yet woken, so the owner is still waiting (table invariant).
