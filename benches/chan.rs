@@ -7,8 +7,9 @@
 //! - `sleep_wake_roundtrip`: two threads pass a turn back and forth, each sleeping until it is
 //!   its turn; one iteration is a round trip (main wakes the partner, the partner wakes main).
 //!   `wchan` uses the OpenBSD face (the turn under a `SpinLock` whose guard `Sleep::unlocking`
-//!   releases), `wchan_park` the same protocol as `parking_lot_core` (an atomic re-checked by
-//!   `validate` under the bucket lock);
+//!   releases), `wchan_flag` the face without the lock (each side's turn is the flag its
+//!   sleeper passes to `Sleep::abort_if`), `wchan_park` the same protocol as
+//!   `parking_lot_core` (an atomic re-checked by `validate` under the bucket lock);
 //! - `wake_latency/<impl>/<sleepers>`: that round trip while 0, 100, 1,000 or 10,000 other
 //!   threads (64 KiB stacks) sleep on ids of their own, all queued before the clock starts
 //!   and all woken at the end.
@@ -21,7 +22,7 @@ mod workloads;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use workloads::{roundtrip, scaled, Chan, Pin, PlcPark, Sleepers, WchanPark, WchanSleep};
+use workloads::{roundtrip, scaled, Chan, Pin, PlcPark, Sleepers, WchanFlag, WchanPark, WchanSleep};
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -39,6 +40,7 @@ fn one<C: Chan>(g: &mut Group<'_>, id: BenchmarkId) {
 fn sleep_wake_roundtrip(c: &mut Criterion) {
     let mut g = c.benchmark_group("sleep_wake_roundtrip");
     one::<WchanSleep>(&mut g, BenchmarkId::from_parameter(WchanSleep::NAME));
+    one::<WchanFlag>(&mut g, BenchmarkId::from_parameter(WchanFlag::NAME));
     one::<WchanPark>(&mut g, BenchmarkId::from_parameter(WchanPark::NAME));
     one::<PlcPark>(&mut g, BenchmarkId::from_parameter(PlcPark::NAME));
     g.finish();

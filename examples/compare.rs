@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 mod workloads;
 
 use workloads::{
-    roundtrip, wakeup_empty_plc, wakeup_empty_wchan, Pin, PlM, PlcPark, Sleepers, StdM, WchanM, WchanSleep,
+    roundtrip, wakeup_empty_plc, wakeup_empty_wchan, Pin, PlM, PlcPark, Sleepers, StdM, WchanFlag, WchanM, WchanSleep,
 };
 
 const USAGE: &str = "usage: compare [--quick] [--csv] [--switches] [--only TEXT] [--chart FILE.svg]
@@ -239,6 +239,15 @@ fn run_all(plan: &Plan, only: &str) -> Vec<Row> {
     };
     case("sleep_wake_roundtrip", "ns", roundtrips(Pin::SameCpu));
     case("sleep_wake_roundtrip_2cpu", "ns", roundtrips(Pin::TwoCpus));
+    // The same round trip over the face without the SpinLock: the turn is the abort flag.
+    case(
+        "sleep_wake_roundtrip_flag",
+        "ns",
+        vec![
+            runner("wchan", |n| roundtrip::<WchanFlag>(Pin::SameCpu, n)),
+            runner("parking_lot_core", |n| roundtrip::<PlcPark>(Pin::SameCpu, n)),
+        ],
+    );
     case("wake_latency_0", "ns", vec![runner("wchan", |n| roundtrip::<WchanSleep>(Pin::SameCpu, n))]);
     if "wake_latency_10000/wchan".contains(only) {
         let others = Sleepers::start(10_000, "wchan");

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::ops::DerefMut;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -482,6 +482,37 @@ impl Chan for WchanSleep {
             Sleep::on(&self.ids[me as usize]).unlocking(turn).wait().unwrap();
             turn = self.turn.lock();
         }
+    }
+}
+
+/// wchan's OpenBSD face without a lock: each side's turn is a flag that its sleeper passes to
+/// `Sleep::abort_if`. The face checks the flag after queueing the sleeper, and a flag set
+/// before a `wakeup` of the channel is never missed, so the flag needs no lock around it: the
+/// face's counterpart of parking_lot_core's `validate`, the same shape as [`PlcPark`].
+#[derive(Default)]
+pub struct WchanFlag {
+    mine: [AtomicBool; 2],
+    ids: [u64; 2],
+}
+
+impl Chan for WchanFlag {
+    const NAME: &'static str = "wchan_flag";
+    fn give(&self, to: u32) {
+        // Release: pairs with the Acquire load in `take`. Set before the wakeup, so a sleeper
+        // either is queued when the wakeup looks or sees the flag after it queued.
+        self.mine[to as usize].store(true, Ordering::Release);
+        let _ = wakeup(&self.ids[to as usize], 1);
+    }
+    fn take(&self, me: u32) {
+        let flag = &self.mine[me as usize];
+        // Acquire: pairs with the Release store in `give`.
+        while !flag.load(Ordering::Acquire) {
+            // Ok (woken), or Interrupted (the flag was set before this thread blocked).
+            let _ = Sleep::on(&self.ids[me as usize]).abort_if(flag).wait();
+        }
+        // Relaxed: the other side sets it again only after this thread's next `give`, which
+        // follows this store.
+        flag.store(false, Ordering::Relaxed);
     }
 }
 
