@@ -5,11 +5,13 @@
 //! FIFO of waiter nodes per distinct key in the bucket. The first node of each key's FIFO is
 //! its head; heads are chained through `next_key`, and a head also records its FIFO's
 //! `tail`. So a wake or requeue walks the distinct keys of one bucket, not every sleeper in
-//! it, and sleepers on other keys that share the bucket are never touched.
+//! it, and sleepers on other keys that share the bucket are never touched. A FIFO is linked
+//! both ways (`next`, `prev`), so a sleeper that times out or is aborted unlinks itself
+//! without walking the sleepers queued before it.
 //!
 //! ```text
 //! bucket.first -> head(key A) --next_key--> head(key B) --next_key--> null
-//!                    | next                     | next
+//!                    | next (prev back)         | next
 //!                  A2 -> A3 -> null            null            (head.tail = last of its FIFO)
 //! ```
 //!
@@ -21,7 +23,8 @@
 //! access to the node) or after it removed itself under the bucket lock. Every pointer in a
 //! queue, and every pointer in a chain of nodes dequeued but not yet woken, is therefore live.
 //!
-//! Field discipline: `next_key`, `next`, `tail`, `queued` are read and written only under the
+//! Field discipline: `next_key`, `next`, `prev`, `tail`, `queued`, `generation` are read and
+//! written only under the
 //! lock of the bucket that holds the node, with two exceptions that need no lock: a waker
 //! reads `next` of nodes it has dequeued (nobody else touches them then), and the owner reads
 //! `token` after seeing `WOKEN` (the waker wrote it before its Release store). `key` is an
@@ -100,8 +103,13 @@ pub(crate) struct Waiter {
     key: AtomicUsize,
     space: Space,
     queued: UnsafeCell<bool>,
+    /// The table's [`generation`] when the node was queued: a node queued before a forked
+    /// child emptied its table is in none of the child's queues.
+    generation: UnsafeCell<usize>,
     next_key: UnsafeCell<*const Waiter>,
     next: UnsafeCell<*const Waiter>,
+    /// The node before this one in its FIFO; null for a head. Kept only while queued.
+    prev: UnsafeCell<*const Waiter>,
     tail: UnsafeCell<*const Waiter>,
     token: UnsafeCell<usize>,
     pub(crate) parker: Parker,
@@ -113,8 +121,10 @@ impl Waiter {
             key: AtomicUsize::new(key.addr),
             space: key.space,
             queued: UnsafeCell::new(false),
+            generation: UnsafeCell::new(0),
             next_key: UnsafeCell::new(ptr::null()),
             next: UnsafeCell::new(ptr::null()),
+            prev: UnsafeCell::new(ptr::null()),
             tail: UnsafeCell::new(ptr::null()),
             token: UnsafeCell::new(0),
             parker: Parker::new(),
@@ -238,11 +248,14 @@ impl Queue {
     fn append(&mut self, key: Key, first: &Waiter, last: &Waiter) {
         match self.find(key).1 {
             Some(head) => {
+                let tail = get(&head.tail);
                 // SAFETY: a head's tail is in the same FIFO.
-                set(&unsafe { node(get(&head.tail)) }.next, first as *const Waiter);
+                set(&unsafe { node(tail) }.next, first as *const Waiter);
+                set(&first.prev, tail);
                 set(&head.tail, last as *const Waiter);
             }
             None => {
+                set(&first.prev, ptr::null());
                 set(&first.tail, last as *const Waiter);
                 set(&first.next_key, self.first);
                 self.first = first;
@@ -268,6 +281,7 @@ impl Queue {
         } else {
             // SAFETY: rest is the next node of this FIFO; it becomes the head.
             let new_head = unsafe { node(rest) };
+            set(&new_head.prev, ptr::null());
             set(&new_head.tail, get(&head.tail));
             set(&new_head.next_key, get(&head.next_key));
             self.set_link(prev, rest);
@@ -275,34 +289,31 @@ impl Queue {
         (head, rest)
     }
 
-    /// Removes a queued node from the middle, front or end of its FIFO. False if it is not in
-    /// its key's FIFO: only in a forked child, whose table was emptied while the forking
-    /// thread was queued (`crate::fork`); threads of the child may have queued on that key
-    /// since.
-    fn remove(&mut self, w: &Waiter) -> bool {
-        let (prev, head) = self.find(w.key());
-        let Some(head) = head else { return false };
-        if ptr::eq(head, w) {
-            self.cut_front(prev, head, 1);
-            return true;
+    /// Removes a queued node from the front, middle or end of its FIFO. It unlinks through
+    /// `prev` and `next`; only the head is looked up (its key list entry or its `tail` may
+    /// change), so the cost does not depend on the node's place in the FIFO.
+    fn remove(&mut self, w: &Waiter) {
+        let prev = get(&w.prev);
+        let next = get(&w.next);
+        if prev.is_null() {
+            let (before, head) = self.find(w.key());
+            debug_assert!(head.is_some_and(|h| ptr::eq(h, w)), "a node with no prev heads its FIFO");
+            self.cut_front(before, w, 1);
+            return;
         }
-        let mut p = head;
-        loop {
-            let next = get(&p.next);
-            if ptr::eq(next, w) {
-                break;
+        // SAFETY: `prev` is the node before `w` in its FIFO, queued under the lock we hold.
+        set(&unsafe { node(prev) }.next, next);
+        if next.is_null() {
+            // `w` was the tail: its head records the new one.
+            let head = self.find(w.key()).1;
+            debug_assert!(head.is_some(), "a queued node's key has a head");
+            if let Some(head) = head {
+                set(&head.tail, prev);
             }
-            if next.is_null() {
-                return false; // not in this FIFO: see above
-            }
-            // SAFETY: non-null, so the next node of this FIFO, which the caller's lock guards.
-            p = unsafe { node(next) };
+        } else {
+            // SAFETY: `next` is the node after `w` in its FIFO.
+            set(&unsafe { node(next) }.prev, prev);
         }
-        set(&p.next, get(&w.next));
-        if ptr::eq(get(&head.tail), w) {
-            set(&head.tail, p as *const Waiter);
-        }
-        true
     }
 }
 
@@ -401,6 +412,21 @@ impl QueueLock {
     }
 }
 
+/// How many times a forked child emptied this process's table (each child counts on from its
+/// parent's value). Written only by [`reset_in_forked_child`], with one thread alive.
+#[cfg(all(unix, not(loom), not(miri)))]
+static GENERATION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The table's generation: a node queued in an earlier one is in none of today's queues.
+#[inline]
+fn generation() -> usize {
+    // Relaxed: it changes only in a forked child's handler, before the child has threads.
+    #[cfg(all(unix, not(loom), not(miri)))]
+    return GENERATION.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(all(unix, not(loom), not(miri))))]
+    0
+}
+
 /// Empties the table in a forked child: every bucket unlocked, no sleeper, counts zero.
 ///
 /// # Safety
@@ -408,6 +434,8 @@ impl QueueLock {
 /// holds no reference into the table.
 #[cfg(all(unix, not(loom), not(miri)))]
 pub(crate) unsafe fn reset_in_forked_child() {
+    // Relaxed: a single thread; nothing to order against.
+    GENERATION.store(GENERATION.load(std::sync::atomic::Ordering::Relaxed) + 1, std::sync::atomic::Ordering::Relaxed);
     for b in TABLE.iter() {
         // Relaxed: a single thread; nothing to order against.
         b.sleepers.0.store(0, Ordering::Relaxed);
@@ -549,6 +577,7 @@ pub(crate) fn enqueue_if(w: &Waiter, validate: impl FnOnce(bool) -> bool) -> boo
     pending.settle(1);
     set(&w.next, ptr::null());
     set(&w.queued, true);
+    set(&w.generation, generation());
     q.append(w.key(), w, w);
     true
 }
@@ -560,11 +589,13 @@ pub(crate) fn cancel(w: &Waiter, removed: impl FnOnce(usize, bool)) -> bool {
     if !get(&w.queued) {
         return false;
     }
-    if !q.remove(w) {
-        // A forked child's own sleep, whose table was emptied: its parker was set to WOKEN
-        // by the child handler, so the caller's wait for the wake returns at once.
+    if get(&w.generation) != generation() {
+        // A forked child's own sleep, queued in the table the child emptied: in none of its
+        // queues. Its parker was set to WOKEN by the child handler, so the caller's wait for
+        // the wake returns at once.
         return false;
     }
+    q.remove(w);
     set(&w.queued, false);
     b.sleepers.sub(1);
     let key = w.key();

@@ -288,3 +288,93 @@ fn fork_from_before_sleep_ends_the_childs_copy_as_a_spurious_wake() {
     );
     assert_eq!(sleeper.join().unwrap(), ParkResult::Unparked(UnparkToken(9)));
 }
+
+#[test]
+fn an_aborted_sleep_forked_from_before_sleep_leaves_the_childs_own_queue_intact() {
+    // In the parent, the forking thread heads `key`'s queue. In the child, one of the child's
+    // own threads parks on `key` before the forking thread's copy of the sleep sees its abort
+    // flag and takes itself off the queue: that node was queued in the table the child
+    // emptied, so it must touch nothing (unlinking it from the child's queue, where the
+    // child's own thread is now the head, would cut that thread off).
+    let key = Box::leak(Box::new(0u64)) as *const u64 as usize;
+    let child_pid = Arc::new(AtomicI32::new(0));
+    let abort = Arc::new(AtomicBool::new(false));
+    let sleeper = {
+        let (child_pid, abort) = (child_pid.clone(), abort.clone());
+        std::thread::spawn(move || {
+            let mut child_thread = None;
+            let before_sleep = || {
+                // SAFETY: the child below starts one thread, parks, and `_exit`s.
+                let pid = unsafe { libc::fork() };
+                child_pid.store(pid, Ordering::SeqCst);
+                if pid != 0 {
+                    return;
+                }
+                let queued = Arc::new(AtomicBool::new(false));
+                let q = queued.clone();
+                child_thread = Some(std::thread::spawn(move || {
+                    // SAFETY: `key` is this test's own leaked key.
+                    unsafe {
+                        park::park(key, ParkOptions::new(), || true, || q.store(true, Ordering::SeqCst), |_, _| {})
+                    }
+                }));
+                while !queued.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                abort.store(true, Ordering::SeqCst);
+            };
+            let options = ParkOptions::new().abort_if(&abort);
+            // SAFETY: `key` is this test's own leaked key.
+            let r = unsafe { park::park(key, options, || true, before_sleep, |_, _| {}) };
+            if child_pid.load(Ordering::SeqCst) == 0 {
+                // The child: the copy of the sleep ends as a wake (its node is gone with the
+                // parent's table), and the child's own sleeper is still queued, alone.
+                let code = (|| {
+                    check!(r == ParkResult::Unparked(DEFAULT_UNPARK_TOKEN), 41);
+                    // SAFETY: the test's own key.
+                    check!(unsafe { park::unpark_one(key, |_| UnparkToken(5)) }.unparked == 1, 42);
+                    let own = child_thread.take().expect("started").join();
+                    check!(matches!(own, Ok(ParkResult::Unparked(UnparkToken(5)))), 43);
+                    // SAFETY: the test's own key.
+                    check!(unsafe { park::unpark_all(key, DEFAULT_UNPARK_TOKEN) } == 0, 44);
+                    0
+                })();
+                // SAFETY: ends the child without returning into the harness.
+                unsafe { libc::_exit(code) };
+            }
+            r
+        })
+    };
+    wait_until(HANG, "the fork happened", || child_pid.load(Ordering::SeqCst) > 0);
+    let pid = child_pid.load(Ordering::SeqCst);
+    let (mut status, start) = (0, Instant::now());
+    loop {
+        // SAFETY: our child, writable status.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if rc == pid {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the child hung");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status:#x} (exit code {})",
+        libc::WEXITSTATUS(status)
+    );
+    // The parent's flag was never set: its sleep is still queued and takes exactly one wake.
+    // SAFETY: the test's own key.
+    wait_until(
+        HANG,
+        "the parent's sleeper is woken",
+        || unsafe { park::unpark_one(key, |_| UnparkToken(9)) }.unparked == 1,
+    );
+    assert_eq!(sleeper.join().unwrap(), ParkResult::Unparked(UnparkToken(9)));
+}
