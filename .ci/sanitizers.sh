@@ -92,6 +92,9 @@ run_miri() {
         wait_for_returns wait_while_until a_notify_racing
     # 12 waiters under Miri: the counts of a notify_one drain, not its costs.
     run_if_present condvar_long_queue miri_test condvar_long_queue
+    # 8 sleepers timing out in queue, reverse and scrambled order: unlinking from the head,
+    # the tail and the middle of a FIFO (the costs are measured natively only).
+    run_if_present timeouts_out_of_order miri_test timeouts_out_of_order
     run_if_present thread_sleep miri_test thread_sleep zero_duration full_sleep
     run_if_present time_error miri_test time_error
     run_if_present deadline miri_test deadline
