@@ -25,8 +25,9 @@ enum Order {
     Queue,
     /// The newest first: each leaves from the tail.
     Reverse,
-    /// A fixed permutation (position times a number prime to the count): heads, tails and
-    /// middles alike.
+    /// A fixed permutation, position times 11 modulo the count (11 is prime to both counts):
+    /// with 8 sleepers the deadlines come at positions 0, 3, 6, 1, 4, 7, 2, 5, so sleepers
+    /// leave from the head, the middle and the tail.
     Scrambled,
 }
 
@@ -51,7 +52,7 @@ fn lateness(order_of_deadlines: Order) -> Vec<Duration> {
                     let k = match order_of_deadlines {
                         Order::Queue => i,
                         Order::Reverse => SLEEPERS - 1 - i,
-                        Order::Scrambled => i * 7919 % SLEEPERS,
+                        Order::Scrambled => i * 11 % SLEEPERS,
                     };
                     let deadline = first + STEP * k as u32;
                     let r = Sleep::on(&CHAN).unlocking(turn).until(Deadline::from(deadline)).wait();
