@@ -30,6 +30,12 @@ fn in_child(f: impl FnOnce() -> i32) -> i32 {
         // SAFETY: ends the child without running the parent's atexit handlers or destructors.
         unsafe { libc::_exit(code) };
     }
+    reap(pid, "the forked child hung (deadlocked?) and was killed")
+}
+
+/// Waits for child `pid` to exit and returns its exit code; kills it and fails with `hung` if
+/// it runs for 20 s, and fails if a signal ended it.
+fn reap(pid: libc::pid_t, hung: &str) -> i32 {
     let (mut status, start) = (0, Instant::now());
     loop {
         // SAFETY: `pid` is our child; `status` is writable.
@@ -44,7 +50,7 @@ fn in_child(f: impl FnOnce() -> i32) -> i32 {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, &mut status, 0);
             }
-            panic!("the forked child hung (deadlocked?) and was killed");
+            panic!("{hung}");
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -259,25 +265,8 @@ fn fork_from_before_sleep_ends_the_childs_copy_as_a_spurious_wake() {
         })
     };
     wait_until(HANG, "the fork happened", || child_pid.load(Ordering::SeqCst) > 0);
-    let pid = child_pid.load(Ordering::SeqCst);
-    let (mut status, start) = (0, Instant::now());
-    loop {
-        // SAFETY: our child, writable status.
-        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if rc == pid {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            // SAFETY: killing and reaping our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            panic!("the child's copy of the sleep never ended");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status:#x}");
+    let code = reap(child_pid.load(Ordering::SeqCst), "the child's copy of the sleep never ended");
+    assert_eq!(code, 0, "the child's exit code");
     // The parent's sleep is still queued: exactly one wake reaches it, with its token.
     assert!(!queued.load(Ordering::SeqCst), "the parent's park returned without a wake");
     // SAFETY: the test's own key.
@@ -346,29 +335,8 @@ fn an_aborted_sleep_forked_from_before_sleep_leaves_the_childs_own_queue_intact(
         })
     };
     wait_until(HANG, "the fork happened", || child_pid.load(Ordering::SeqCst) > 0);
-    let pid = child_pid.load(Ordering::SeqCst);
-    let (mut status, start) = (0, Instant::now());
-    loop {
-        // SAFETY: our child, writable status.
-        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if rc == pid {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            // SAFETY: killing and reaping our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            panic!("the child hung");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child status {status:#x} (exit code {})",
-        libc::WEXITSTATUS(status)
-    );
+    let code = reap(child_pid.load(Ordering::SeqCst), "the child hung");
+    assert_eq!(code, 0, "the child's exit code (41-44: the check that failed)");
     // The parent's flag was never set: its sleep is still queued and takes exactly one wake.
     // SAFETY: the test's own key.
     wait_until(
