@@ -6,7 +6,7 @@
 //! queue order.
 mod common;
 
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::watchdog;
@@ -31,19 +31,21 @@ enum Order {
     Scrambled,
 }
 
-/// How late each sleeper returned after its deadline, sorted.
-fn lateness(order_of_deadlines: Order) -> Vec<Duration> {
+/// How late each sleeper returned after its deadline, sorted; and whether every sleeper was
+/// queued before the first deadline (if not, the timeouts met a half-built queue and the
+/// lateness says nothing about leaving a long one).
+fn lateness(order_of_deadlines: Order) -> (Vec<Duration>, bool) {
     let order = Arc::new(SpinLock::new(0usize));
     let start = Arc::new(Barrier::new(SLEEPERS + 1));
-    // Far enough ahead that every sleeper is queued before the first deadline.
-    let first = Instant::now() + Duration::from_millis(if cfg!(miri) { 2000 } else { 700 });
+    let first = Arc::new(OnceLock::new());
     let handles: Vec<_> = (0..SLEEPERS)
         .map(|_| {
-            let (order, start) = (order.clone(), start.clone());
+            let (order, start, first) = (order.clone(), start.clone(), first.clone());
             std::thread::Builder::new()
                 .stack_size(64 * 1024)
                 .spawn(move || {
                     start.wait();
+                    let first: Instant = *first.get().expect("set before the barrier opens");
                     // Numbered and queued under one lock, which the sleep releases once the
                     // sleeper is queued: the numbers are the queue order.
                     let mut turn = order.lock();
@@ -55,41 +57,62 @@ fn lateness(order_of_deadlines: Order) -> Vec<Duration> {
                         Order::Scrambled => i * 11 % SLEEPERS,
                     };
                     let deadline = first + STEP * k as u32;
+                    let queued_by = Instant::now();
                     let r = Sleep::on(&CHAN).unlocking(turn).until(Deadline::from(deadline)).wait();
                     assert_eq!(r, Err(Error::TimedOut), "nobody wakes the channel");
-                    Instant::now().saturating_duration_since(deadline)
+                    (Instant::now().saturating_duration_since(deadline), queued_by < first)
                 })
                 .expect("spawn sleeper")
         })
         .collect();
+    // Every thread exists (they wait at the barrier), so the lead only has to cover queueing.
+    first.set(Instant::now() + Duration::from_millis(if cfg!(miri) { 2000 } else { 300 })).unwrap();
     start.wait();
-    let mut late: Vec<Duration> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert!(Instant::now() >= first, "every sleeper was queued before the first deadline");
+    let results: Vec<(Duration, bool)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(*order.lock(), SLEEPERS);
+    let in_time = results.iter().all(|&(_, in_time)| in_time);
+    let mut late: Vec<Duration> = results.into_iter().map(|(late, _)| late).collect();
     late.sort();
-    late
+    (late, in_time)
 }
 
 #[test]
 fn sleepers_timing_out_against_their_queue_order_are_as_punctual_as_in_it() {
-    watchdog(Duration::from_secs(60), || {
-        let in_order = lateness(Order::Queue);
+    watchdog(Duration::from_secs(120), || {
         let median = |l: &[Duration]| l[SLEEPERS / 2];
         let p90 = |l: &[Duration]| l[SLEEPERS * 9 / 10];
+        let (in_order, mut all_in_time) = lateness(Order::Queue);
         println!(
             "{SLEEPERS} sleepers, deadlines {STEP:?} apart; lateness median (90th) in queue order: {:?} ({:?})",
             median(&in_order),
             p90(&in_order)
         );
+        let mut others = Vec::new();
         for (order, name) in [(Order::Reverse, "reversed"), (Order::Scrambled, "scrambled")] {
-            let late = lateness(order);
+            let (late, in_time) = lateness(order);
             println!("  {name}: {:?} ({:?})", median(&late), p90(&late));
-            if !cfg!(miri) {
-                // Measured here: with a walk from the head, the reversed median read 74-160 ms
-                // against 0.1-0.35 ms in order; unlinked in place, both read under a millisecond.
-                let (f, r) = (median(&in_order), median(&late));
-                assert!(r < f * 4 + Duration::from_millis(10), "timeouts {name} lag: {r:?} vs {f:?} in order");
+            all_in_time &= in_time;
+            others.push((name, median(&late)));
+        }
+        if cfg!(miri) {
+            return; // the unlinks ran under Miri's checks; the costs are measured natively
+        }
+        if !all_in_time {
+            // Under emulation (qemu-user in CI: 3,000 threads queue for seconds) the first
+            // deadlines pass while the queue is still being built, so the orders cannot be
+            // compared. Natively on x86_64 the queue is built in milliseconds: a miss there
+            // means the test measured nothing, so it fails.
+            if cfg!(target_arch = "x86_64") {
+                panic!("the sleepers were not all queued 300 ms after they were released");
             }
+            println!("not every sleeper was queued before the first deadline: lateness not compared here");
+            return;
+        }
+        let f = median(&in_order);
+        for (name, r) in others {
+            // Measured here: with a walk from the head, the reversed median read 74-160 ms
+            // against 0.1-0.35 ms in order; unlinked in place, both read under a millisecond.
+            assert!(r < f * 4 + Duration::from_millis(10), "timeouts {name} lag: {r:?} vs {f:?} in order");
         }
     });
 }
