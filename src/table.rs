@@ -24,10 +24,10 @@
 //! queue, and every pointer in a chain of nodes dequeued but not yet woken, is therefore live.
 //!
 //! Field discipline: `next_key`, `next`, `prev`, `tail`, `queued`, `generation` are read and
-//! written only under the
-//! lock of the bucket that holds the node, with two exceptions that need no lock: a waker
-//! reads `next` of nodes it has dequeued (nobody else touches them then), and the owner reads
-//! `token` after seeing `WOKEN` (the waker wrote it before its Release store). `key` is an
+//! written only under the lock of the bucket that holds the node, with two exceptions that
+//! need no lock: a waker reads `next` of nodes it has dequeued (nobody else touches them
+//! then), and the owner reads `token` after seeing `WOKEN` (the waker wrote it before its
+//! Release store). `key` is an
 //! atomic because the owner reads it without a lock to find its bucket; it changes only under
 //! the locks of both buckets involved in a requeue.
 
@@ -427,7 +427,8 @@ fn generation() -> usize {
     0
 }
 
-/// Empties the table in a forked child: every bucket unlocked, no sleeper, counts zero.
+/// Empties the table in a forked child: every bucket unlocked, no sleeper, counts zero, and
+/// a new generation, so nodes queued before the fork are known to be in no queue.
 ///
 /// # Safety
 /// Only from the `pthread_atfork` child handler: the process has one thread, and that thread
@@ -435,7 +436,7 @@ fn generation() -> usize {
 #[cfg(all(unix, not(loom), not(miri)))]
 pub(crate) unsafe fn reset_in_forked_child() {
     // Relaxed: a single thread; nothing to order against.
-    GENERATION.store(GENERATION.load(std::sync::atomic::Ordering::Relaxed) + 1, std::sync::atomic::Ordering::Relaxed);
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     for b in TABLE.iter() {
         // Relaxed: a single thread; nothing to order against.
         b.sleepers.0.store(0, Ordering::Relaxed);

@@ -278,13 +278,13 @@ fn fork_from_before_sleep_ends_the_childs_copy_as_a_spurious_wake() {
     assert_eq!(sleeper.join().unwrap(), ParkResult::Unparked(UnparkToken(9)));
 }
 
+/// In the parent, the forking thread heads `key`'s queue. In the child, one of the child's
+/// own threads parks on `key` before the forking thread's copy of the sleep sees its abort
+/// flag and takes itself off the queue: that node was queued in the table the child emptied,
+/// so it must touch nothing (unlinking it from the child's queue, where the child's own thread
+/// is now the head, would cut that thread off).
 #[test]
 fn an_aborted_sleep_forked_from_before_sleep_leaves_the_childs_own_queue_intact() {
-    // In the parent, the forking thread heads `key`'s queue. In the child, one of the child's
-    // own threads parks on `key` before the forking thread's copy of the sleep sees its abort
-    // flag and takes itself off the queue: that node was queued in the table the child
-    // emptied, so it must touch nothing (unlinking it from the child's queue, where the
-    // child's own thread is now the head, would cut that thread off).
     let key = Box::leak(Box::new(0u64)) as *const u64 as usize;
     let child_pid = Arc::new(AtomicI32::new(0));
     let abort = Arc::new(AtomicBool::new(false));
