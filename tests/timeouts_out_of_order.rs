@@ -76,43 +76,62 @@ fn lateness(order_of_deadlines: Order) -> (Vec<Duration>, bool) {
     (late, in_time)
 }
 
+/// One set of the three orders: `Ok` if the reversed and scrambled medians stay near the
+/// in-order one, `Err(what)` otherwise. Prints the figures.
+fn one_set() -> Result<(), String> {
+    let median = |l: &[Duration]| l[SLEEPERS / 2];
+    let p90 = |l: &[Duration]| l[SLEEPERS * 9 / 10];
+    let (in_order, mut all_in_time) = lateness(Order::Queue);
+    println!(
+        "{SLEEPERS} sleepers, deadlines {STEP:?} apart; lateness median (90th) in queue order: {:?} ({:?})",
+        median(&in_order),
+        p90(&in_order)
+    );
+    let mut others = Vec::new();
+    for (order, name) in [(Order::Reverse, "reversed"), (Order::Scrambled, "scrambled")] {
+        let (late, in_time) = lateness(order);
+        println!("  {name}: {:?} ({:?})", median(&late), p90(&late));
+        all_in_time &= in_time;
+        others.push((name, median(&late)));
+    }
+    if cfg!(miri) {
+        return Ok(()); // the unlinks ran under Miri's checks; the costs are measured natively
+    }
+    if !all_in_time {
+        // Under emulation (qemu-user in CI: 3,000 threads queue for seconds) the first
+        // deadlines pass while the queue is still being built, so the orders cannot be
+        // compared. Natively on x86_64 the queue is built in milliseconds: a miss there
+        // means the test measured nothing, so it fails.
+        if cfg!(target_arch = "x86_64") {
+            panic!("the sleepers were not all queued 300 ms after they were released");
+        }
+        println!("not every sleeper was queued before the first deadline: lateness not compared here");
+        return Ok(());
+    }
+    let f = median(&in_order);
+    for (name, r) in others {
+        // Measured here: with a walk from the head, the reversed median read 74-160 ms
+        // against 0.1-0.35 ms in order; unlinked in place, both read under a millisecond.
+        if r >= f * 4 + Duration::from_millis(10) {
+            return Err(format!("timeouts {name} lag: {r:?} vs {f:?} in order"));
+        }
+    }
+    Ok(())
+}
+
+/// Up to three sets: a burst of load on a shared machine (one CI run read 158 ms for the
+/// scrambled order once, the in-order and reversed sets beside it under 0.3 ms) must not
+/// fail the test, while a walk from the head lags in every set.
 #[test]
 fn sleepers_timing_out_against_their_queue_order_are_as_punctual_as_in_it() {
     watchdog(Duration::from_secs(120), || {
-        let median = |l: &[Duration]| l[SLEEPERS / 2];
-        let p90 = |l: &[Duration]| l[SLEEPERS * 9 / 10];
-        let (in_order, mut all_in_time) = lateness(Order::Queue);
-        println!(
-            "{SLEEPERS} sleepers, deadlines {STEP:?} apart; lateness median (90th) in queue order: {:?} ({:?})",
-            median(&in_order),
-            p90(&in_order)
-        );
-        let mut others = Vec::new();
-        for (order, name) in [(Order::Reverse, "reversed"), (Order::Scrambled, "scrambled")] {
-            let (late, in_time) = lateness(order);
-            println!("  {name}: {:?} ({:?})", median(&late), p90(&late));
-            all_in_time &= in_time;
-            others.push((name, median(&late)));
-        }
-        if cfg!(miri) {
-            return; // the unlinks ran under Miri's checks; the costs are measured natively
-        }
-        if !all_in_time {
-            // Under emulation (qemu-user in CI: 3,000 threads queue for seconds) the first
-            // deadlines pass while the queue is still being built, so the orders cannot be
-            // compared. Natively on x86_64 the queue is built in milliseconds: a miss there
-            // means the test measured nothing, so it fails.
-            if cfg!(target_arch = "x86_64") {
-                panic!("the sleepers were not all queued 300 ms after they were released");
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match one_set() {
+                Ok(()) => return,
+                Err(what) => failures.push(what),
             }
-            println!("not every sleeper was queued before the first deadline: lateness not compared here");
-            return;
         }
-        let f = median(&in_order);
-        for (name, r) in others {
-            // Measured here: with a walk from the head, the reversed median read 74-160 ms
-            // against 0.1-0.35 ms in order; unlinked in place, both read under a millisecond.
-            assert!(r < f * 4 + Duration::from_millis(10), "timeouts {name} lag: {r:?} vs {f:?} in order");
-        }
+        panic!("every set lagged: {failures:?}");
     });
 }
