@@ -294,8 +294,12 @@ impl Rng {
 #[test]
 fn woken_wins_over_a_simultaneous_deadline_or_abort() {
     const SLEEPERS: usize = 4;
-    const SLEEPS_EACH: usize = 400;
-    watchdog(HANG, || {
+    const SLEEPS_EACH: usize = if cfg!(miri) { 100 } else { 400 };
+    // Miri interprets some thousand times slower: deadlines of microseconds expire before
+    // any wakeup can land, and the test would check only the timeouts. A hundred times
+    // longer there, so both outcomes race; and a watchdog for a loaded machine.
+    const SCALE: u32 = if cfg!(miri) { 100 } else { 1 };
+    watchdog(if cfg!(miri) { HANG * 9 } else { HANG }, || {
         let chan = Arc::new(0u64);
         let aborts: Arc<Vec<AtomicBool>> = Arc::new((0..SLEEPERS).map(|_| AtomicBool::new(false)).collect());
         let done = Arc::new(AtomicUsize::new(0));
@@ -309,7 +313,7 @@ fn woken_wins_over_a_simultaneous_deadline_or_abort() {
                         // Relaxed: the flag carries no data (as in wchan's own read of it).
                         aborts[i].store(false, Ordering::Relaxed);
                         // Deadlines of 0..300 µs: many expire while a wakeup is in flight.
-                        let d = Deadline::after(Duration::from_micros(rng.below(300)));
+                        let d = Deadline::after(Duration::from_micros(rng.below(300)) * SCALE);
                         match Sleep::on(&*chan).until(d).abort_if(&aborts[i]).wait() {
                             Ok(()) => ok += 1,
                             Err(Error::TimedOut | Error::Interrupted) => other += 1,
