@@ -154,7 +154,7 @@ fn wakeup_racing_the_sleepers_block_is_never_lost() {
     // 13 with this pass's code, so the count is set for the catch rate). About 40 s a run.
     let rounds: usize = if cfg!(miri) { 1000 } else { 2000 };
     // Nine times the usual limit under Miri: the 1,000 rounds take about 40 s there.
-    watchdog(if cfg!(miri) { HANG * 9 } else { HANG }, move || {
+    watchdog(HANG, move || {
         let chan = Chan::new();
         let (queued_tx, queued_rx) = std::sync::mpsc::channel();
         let sleeper = {
@@ -297,9 +297,9 @@ fn woken_wins_over_a_simultaneous_deadline_or_abort() {
     const SLEEPS_EACH: usize = if cfg!(miri) { 100 } else { 400 };
     // Miri interprets some thousand times slower: deadlines of microseconds expire before
     // any wakeup can land, and the test would check only the timeouts. A hundred times
-    // longer there, so both outcomes race; and a watchdog for a loaded machine.
+    // longer there, so both outcomes race.
     const SCALE: u32 = if cfg!(miri) { 100 } else { 1 };
-    watchdog(if cfg!(miri) { HANG * 9 } else { HANG }, || {
+    watchdog(HANG, || {
         let chan = Arc::new(0u64);
         let aborts: Arc<Vec<AtomicBool>> = Arc::new((0..SLEEPERS).map(|_| AtomicBool::new(false)).collect());
         let done = Arc::new(AtomicUsize::new(0));
