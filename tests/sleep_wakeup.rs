@@ -153,7 +153,7 @@ fn wakeup_racing_the_sleepers_block_is_never_lost() {
     // (seeds 0-3 with this pass's code; 200 rounds had caught 2 seeds in 11 at 2ee3811 and 0 in
     // 13 with this pass's code, so the count is set for the catch rate). About 40 s a run.
     let rounds: usize = if cfg!(miri) { 1000 } else { 2000 };
-    // Nine times the usual limit under Miri: the 1,000 rounds take about 40 s there.
+    // Under Miri `HANG` is 180 s: the 1,000 rounds take about 40 s there.
     watchdog(HANG, move || {
         let chan = Chan::new();
         let (queued_tx, queued_rx) = std::sync::mpsc::channel();
