@@ -27,9 +27,8 @@
 //! written only under the lock of the bucket that holds the node, with two exceptions that
 //! need no lock: a waker reads `next` of nodes it has dequeued (nobody else touches them
 //! then), and the owner reads `token` after seeing `WOKEN` (the waker wrote it before its
-//! Release store). `key` is an
-//! atomic because the owner reads it without a lock to find its bucket; it changes only under
-//! the locks of both buckets involved in a requeue.
+//! Release store). `key` is an atomic because the owner reads it without a lock to find its
+//! bucket; it changes only under the locks of both buckets involved in a requeue.
 
 use std::ptr;
 
