@@ -41,6 +41,7 @@ bugs=(
     "notify_all_checks_then_marks condvar notify_all_outside_the_lock_racing_an_unlock_loses_no_waiter"
     "requeue_counts_after_check requeue requeue_onto_a_lock_released_without_its_bucket_lock_loses_no_waiter"
     "block_unannounced chan wakeup_after_the_guard_is_released_always_finds_the_sleeper"
+    "cas_unlock_drops_waiters mutex unlock_wakes_every_parked_locker_in_turn"
 )
 bugs_dir="$(realpath -m "$target")/wchan-bug"
 mkdir -p "$bugs_dir"

@@ -126,7 +126,7 @@ miri_subset() {
         cargo +nightly miri test --target "$t" --test deadline --test park_api --test sleep_wakeup \
         --test mutex --test condvar -- --test-threads=1 \
         deadline invalid_nsec unknown_clock tokens_pass unpark_ requeue_ wakeup_ try_lock guard_mapping \
-        unlock_fair notify_one_ notify_all_with wait_for_times wait_for_returns a_notify_racing \
+        unlock_fair an_unlock_wakes notify_one_ notify_all_with wait_for_times wait_for_returns a_notify_racing \
         --skip validate_runs_under_the_lock --skip on_cancel_reports_whether --skip hand_off_never_loses
 }
 

@@ -86,7 +86,7 @@ run_miri() {
     run_if_present bad_input miri_test bad_input --skip far_future_deadline
     run_if_present lifecycle miri_test lifecycle sleep_and_lock_work_in_a_thread_local_destructor \
         sleep_and_lock_work_on_a_thread_not_spawned_by_std
-    run_if_present mutex miri_test mutex try_lock guard_mapping panic_while_locked unlock_fair
+    run_if_present mutex miri_test mutex try_lock guard_mapping panic_while_locked unlock_fair an_unlock_wakes
     run_if_present condvar miri_test condvar notify_one_ notify_all_with notify_all_under notify_with_no \
         wait_for_times wait_until_a_system wait_until_a_passed requeued_waiter using_one_condvar \
         wait_for_returns wait_while_until a_notify_racing

@@ -255,3 +255,83 @@ fn unlock_fair_hands_the_lock_to_the_parked_waiter() {
         assert_eq!(m.lock().1, 11);
     });
 }
+
+/// Four threads take 64 mutexes at random, each a read-modify-write in two steps: every
+/// mutex must end at exactly the number of times the threads took it. Most unlocks here
+/// follow the unlock of a different mutex, so they take the compare-exchange form; about one
+/// in 64 repeats the last mutex and takes the subtraction (`RawMutex::unlock`).
+#[test]
+fn mutual_exclusion_4_threads_over_64_mutexes_taken_at_random() {
+    watchdog(HANG, || {
+        const LOCKS: usize = 64;
+        let locks: Arc<Vec<Mutex<u64>>> = Arc::new((0..LOCKS).map(|_| Mutex::new(0)).collect());
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let locks = locks.clone();
+                std::thread::spawn(move || {
+                    let mut taken = [0u64; LOCKS];
+                    let mut x = 0x9E37_79B9_7F4A_7C15 ^ (t + 1); // xorshift64
+                    for _ in 0..50_000 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let i = (x % LOCKS as u64) as usize;
+                        let mut n = locks[i].lock();
+                        let v = *n;
+                        *n = v + 1;
+                        taken[i] += 1;
+                    }
+                    taken
+                })
+            })
+            .collect();
+        let mut expected = [0u64; LOCKS];
+        for h in handles {
+            for (e, t) in expected.iter_mut().zip(h.join().unwrap()) {
+                *e += t;
+            }
+        }
+        for (i, m) in locks.iter().enumerate() {
+            assert_eq!(*m.lock(), expected[i], "mutex {i}");
+        }
+        assert_eq!(expected.iter().sum::<u64>(), 4 * 50_000);
+    });
+}
+
+/// A waiter parked on the mutex is woken by a plain unlock in both of the unlock's forms: the
+/// subtraction, when this thread's last unlock was of the same mutex, and the
+/// compare-exchange, when it was of another one. That exchange fails on the waiter bits, and
+/// the unlock must then still release the lock and wake the waiter
+/// (`wchan_bug = "cas_unlock_drops_waiters"` is the loom-tests version of getting this wrong).
+#[test]
+fn an_unlock_wakes_the_parked_waiter_whichever_mutex_this_thread_unlocked_last() {
+    watchdog(HANG, || {
+        let other = Mutex::new(());
+        for other_last in [false, true] {
+            let state = Arc::new((Mutex::new((false, 0u32)), Condvar::new()));
+            let waiter = {
+                let state = state.clone();
+                std::thread::spawn(move || {
+                    let (m, cv) = &*state;
+                    let mut g = m.lock();
+                    g.0 = true; // "I am queued": set under the lock, queued before it is released
+                    cv.wait(&mut g);
+                    g.1 += 1;
+                })
+            };
+            let (m, cv) = &*state;
+            // Ends with an unlock of `m`: this thread's last unlock.
+            wait_until(HANG, "the waiter to wait on the condvar", || m.lock().0);
+            let mut g = m.lock();
+            // The waiter is still waiting (nobody notified it): moved onto the held mutex.
+            assert!(cv.notify_one(), "requeued onto the held mutex");
+            g.1 = 10;
+            if other_last {
+                drop(other.lock());
+            }
+            drop(g); // the unlock under test: it must wake the waiter
+            waiter.join().unwrap();
+            assert_eq!(m.lock().1, 11, "other_last = {other_last}");
+        }
+    });
+}

@@ -83,10 +83,16 @@ fn mutual_exclusion_with_three_threads_and_fair_unlocks() {
 /// No lost wakeup: the main thread holds the lock while two lockers arrive (and park); one
 /// unlock must lead to both getting through in turn. The first woken one's unlock has to see
 /// that the second is still parked (`PARKED` kept while waiters remain).
-#[test]
-fn unlock_wakes_every_parked_locker_in_turn() {
-    wchan::loom::model(|| {
+///
+/// `relocked`: the main thread takes and releases the lock once first, so its final unlock
+/// repeats its last one and takes the subtraction; otherwise it takes the compare-exchange
+/// (`RawMutex::unlock`), as the lockers' unlocks do in both models.
+fn parked_lockers_woken_in_turn(relocked: bool) {
+    wchan::loom::model(move || {
         let m: Arc<Counter> = Arc::new(Mutex::new(UnsafeCell::new(0)));
+        if relocked {
+            bump(&m.lock());
+        }
         let g = m.lock();
         let lockers: Vec<_> = (0..2)
             .map(|_| {
@@ -99,8 +105,18 @@ fn unlock_wakes_every_parked_locker_in_turn() {
         for t in lockers {
             t.join().unwrap();
         }
-        assert_eq!(count(&m), 3);
+        assert_eq!(count(&m), if relocked { 4 } else { 3 });
     });
+}
+
+#[test]
+fn unlock_wakes_every_parked_locker_in_turn() {
+    parked_lockers_woken_in_turn(false);
+}
+
+#[test]
+fn unlock_after_a_relock_wakes_every_parked_locker_in_turn() {
+    parked_lockers_woken_in_turn(true);
 }
 
 /// `(waiting, main has been)` under the mutex, and the condvar the waiter waits on.

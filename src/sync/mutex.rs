@@ -24,9 +24,11 @@
 //! again after a wake, cleared with it, read only to decide whether an unlock consults the
 //! fair timer.
 //!
-//! Unlock releases first (one `fetch_sub`: a `lock decb` on x86-64, cheaper here than a
-//! compare-exchange, `docs/benchmarks.md`), and only then, if
-//! `PARKED` was set, takes the bucket lock to wake a waiter. The slow path therefore runs on a
+//! Unlock releases first, and only then, if `PARKED` was set, takes the bucket lock to wake a
+//! waiter. It releases with one of two instructions, whichever is cheaper for where the lock's
+//! cache line probably is (`last_unlocked`): a compare-exchange from `LOCKED` to 0, which
+//! fails on any waiter bit and falls through to the other, or a `fetch_sub` (a `lock decb` on
+//! x86-64), which cannot fail and clears exactly `LOCKED`. The slow path therefore runs on a
 //! mutex that another thread may already have taken; it touches the state only through
 //! read-modify-writes that keep `LOCKED` as it finds it. (The mutex is still alive: the
 //! unlocking thread's `&self` borrow lasts until `unlock` returns.)
@@ -46,6 +48,7 @@
 //! `bump`) keep the lock held while they wake: the hand-off is then exact, the lock never
 //! free in between.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use crate::loom::{ConstAtomicU8, Ordering, LOOM};
@@ -313,6 +316,44 @@ impl RawMutex {
     }
 }
 
+#[cfg(not(loom))]
+std::thread_local! {
+    /// The address of the last mutex this thread unlocked. Const-initialized, no destructor:
+    /// a plain TLS access, usable from any thread-local destructor.
+    static LAST_UNLOCKED: Cell<usize> = const { Cell::new(0) };
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    /// As above, per model thread and afresh in every execution, so the models explore both
+    /// forms of the unlock.
+    static LAST_UNLOCKED: Cell<usize> = Cell::new(0);
+}
+
+/// The address of the last mutex this thread unlocked (0 before its first unlock). It
+/// chooses the unlock's instruction. The same mutex again: the thread keeps taking this one
+/// lock, alone (`mutex_uncontended`) or as the owner that relocks it at once
+/// (`mutex_contended_*`), and the lock's cache line most likely stayed in this CPU's cache,
+/// where the subtraction (`lock decb` on x86-64) is the cheaper unlock. Another mutex: the
+/// thread moves between locks, whose lines other CPUs take too (`mutex_many_locks_4`), and on
+/// the machine measured a compare-exchange unlock is about 2 ns cheaper there
+/// (`docs/benchmarks.md`, "Mutex: which unlock instruction"). A wrong guess costs speed only:
+/// both forms are correct in every state.
+#[inline]
+fn last_unlocked() -> usize {
+    // `try_with`: this thread-local has no destructor, so it is never gone; if it were, 0
+    // picks the compare-exchange, which is correct too.
+    LAST_UNLOCKED.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Records `addr` as the last mutex this thread unlocked. Only when it changes: a thread that
+/// keeps unlocking one mutex stores nothing, so the store never sits in front of the
+/// `lock decb` (a locked instruction waits for earlier stores to drain).
+#[inline]
+fn set_last_unlocked(addr: usize) {
+    let _ = LAST_UNLOCKED.try_with(|last| last.set(addr));
+}
+
 /// The bounded spin before parking: six rounds of 2, 4, ... 64 CPU pause hints (126 in all,
 /// about 3.3 µs on the development machine, less than the 4.5 µs a block and a wake cost
 /// there), then the locker parks. Spinning at most as long as a block costs is the
@@ -396,8 +437,25 @@ unsafe impl lock_api::RawMutex for RawMutex {
 
     #[inline]
     unsafe fn unlock(&self) {
-        // Release: publishes the critical section to the next locker. A subtraction, not a
-        // compare-exchange: it cannot fail, and it clears exactly LOCKED, which we own.
+        // Release (both forms): publishes the critical section to the next locker. Each
+        // clears exactly LOCKED, which we own; which one runs is only a matter of speed
+        // (`last_unlocked`).
+        let me = self as *const RawMutex as usize;
+        if last_unlocked() != me {
+            let released = self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed);
+            // After the release, so the store does not delay it.
+            set_last_unlocked(me);
+            match released {
+                Ok(_) => return,
+                // Waiter bits are set: release below, then wake.
+                #[cfg(not(wchan_bug = "cas_unlock_drops_waiters"))]
+                Err(_) => {}
+                // Deliberate bug for loom-tests: a failed exchange just releases, waking nobody.
+                #[cfg(wchan_bug = "cas_unlock_drops_waiters")]
+                Err(_) => return self.state.store(0, Ordering::Release),
+            }
+        }
+        // A subtraction: it cannot fail.
         if self.state.fetch_sub(LOCKED, Ordering::Release) != LOCKED {
             self.unlock_slow();
         }
