@@ -347,8 +347,9 @@ fn last_unlocked() -> usize {
 }
 
 /// Records `addr` as the last mutex this thread unlocked. Only when it changes: a thread that
-/// keeps unlocking one mutex stores nothing, so the store never sits in front of the
-/// `lock decb` (a locked instruction waits for earlier stores to drain).
+/// keeps unlocking one mutex stores nothing, so no store sits in front of its `lock decb` (on
+/// x86-64 a locked instruction waits until earlier stores have drained; storing on every
+/// unlock read 0.04x worse on `mutex_contended_2`, `docs/benchmarks.md`).
 #[inline]
 fn set_last_unlocked(addr: usize) {
     let _ = LAST_UNLOCKED.try_with(|last| last.set(addr));
