@@ -440,7 +440,8 @@ unsafe impl lock_api::RawMutex for RawMutex {
     unsafe fn unlock(&self) {
         // Release (both forms): publishes the critical section to the next locker. Each
         // clears exactly LOCKED, which we own; which one runs is only a matter of speed
-        // (`last_unlocked`).
+        // (`last_unlocked`). The exchange's failure ordering is Relaxed: a failed exchange
+        // changed nothing, and the value it read is not used.
         let me = self as *const RawMutex as usize;
         if last_unlocked() != me {
             let released = self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed);
