@@ -197,7 +197,10 @@ impl Parker {
     /// [`Parker::wait`], blocking in state `asleep`.
     fn block_until_woken(&self, asleep: u32, deadline: Option<&Deadline>) -> Wait {
         #[cfg(wchan_bug = "block_unannounced")] // deliberate bug for loom-tests: no wake call is made
-        let asleep = WAITING;
+        let asleep = {
+            let _chosen = asleep; // replaced, not forgotten: keeps the bug build free of warnings
+            WAITING
+        };
         loop {
             // Acquire pairs with the waker's Release swap to WOKEN: the token is visible.
             match self.state.load(Ordering::Acquire) {
