@@ -9,7 +9,9 @@
 //!   `wchan` uses the OpenBSD face (the turn under a `SpinLock` whose guard `Sleep::unlocking`
 //!   releases), `wchan_flag` the face without the lock (each side's turn is the flag its
 //!   sleeper passes to `Sleep::abort_if`), `wchan_park` the same protocol as
-//!   `parking_lot_core` (an atomic re-checked by `validate` under the bucket lock);
+//!   `parking_lot_core` (an atomic re-checked by `validate` under the bucket lock), and
+//!   `parking_lot_core_locked` parking_lot_core with `wchan`'s protocol (the same `SpinLock`,
+//!   released in `before_sleep`);
 //! - `wake_latency/<impl>/<sleepers>`: that round trip while 0, 100, 1,000 or 10,000 other
 //!   threads (64 KiB stacks) sleep on ids of their own, all queued before the clock starts
 //!   and all woken at the end.
@@ -22,7 +24,7 @@ mod workloads;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use workloads::{roundtrip, scaled, Chan, Pin, PlcPark, Sleepers, WchanFlag, WchanPark, WchanSleep};
+use workloads::{roundtrip, scaled, Chan, Pin, PlcLocked, PlcPark, Sleepers, WchanFlag, WchanPark, WchanSleep};
 
 type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -43,6 +45,7 @@ fn sleep_wake_roundtrip(c: &mut Criterion) {
     one::<WchanFlag>(&mut g, BenchmarkId::from_parameter(WchanFlag::NAME));
     one::<WchanPark>(&mut g, BenchmarkId::from_parameter(WchanPark::NAME));
     one::<PlcPark>(&mut g, BenchmarkId::from_parameter(PlcPark::NAME));
+    one::<PlcLocked>(&mut g, BenchmarkId::from_parameter(PlcLocked::NAME));
     g.finish();
 }
 

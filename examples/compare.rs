@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 mod workloads;
 
 use workloads::{
-    roundtrip, wakeup_empty_plc, wakeup_empty_wchan, Pin, PlM, PlcPark, Sleepers, StdM, WchanFlag, WchanM, WchanSleep,
+    roundtrip, wakeup_empty_plc, wakeup_empty_wchan, Pin, PlM, PlcLocked, PlcPark, Sleepers, StdM, WchanFlag, WchanM,
+    WchanSleep,
 };
 
 const USAGE: &str = "usage: compare [--quick] [--csv] [--switches] [--only TEXT] [--chart FILE.svg]
@@ -216,7 +217,7 @@ fn run_all(plan: &Plan, only: &str) -> Vec<Row> {
             return;
         }
         for (imp, median, switches) in measure(plan, runners) {
-            eprintln!("  {case:<26} {imp:<17} {median:>10.1} {unit}");
+            eprintln!("  {case:<28} {imp:<17} {median:>10.1} {unit}");
             rows.push(Row { case, imp, median, unit, switches });
         }
     };
@@ -246,6 +247,16 @@ fn run_all(plan: &Plan, only: &str) -> Vec<Row> {
         vec![
             runner("wchan", |n| roundtrip::<WchanFlag>(Pin::SameCpu, n)),
             runner("parking_lot_core", |n| roundtrip::<PlcPark>(Pin::SameCpu, n)),
+        ],
+    );
+    // The same round trip with the SpinLock on both sides: parking_lot_core releases it in
+    // `before_sleep`, so the two libraries do the same work.
+    case(
+        "sleep_wake_roundtrip_locked",
+        "ns",
+        vec![
+            runner("wchan", |n| roundtrip::<WchanSleep>(Pin::SameCpu, n)),
+            runner("parking_lot_core", |n| roundtrip::<PlcLocked>(Pin::SameCpu, n)),
         ],
     );
     case("wake_latency_0", "ns", vec![runner("wchan", |n| roundtrip::<WchanSleep>(Pin::SameCpu, n))]);
@@ -361,7 +372,7 @@ fn print_table(rows: &[Row]) {
             cases.push(r.case);
         }
     }
-    println!("{:<26} {:>12} {:>12} {:>12} {:>17} {:>11}", "case", IMPLS[0], IMPLS[1], IMPLS[2], IMPLS[3], "wchan/best");
+    println!("{:<28} {:>12} {:>12} {:>12} {:>17} {:>11}", "case", IMPLS[0], IMPLS[1], IMPLS[2], IMPLS[3], "wchan/best");
     for case in cases {
         let unit = rows.iter().find(|r| r.case == case).map_or("", |r| r.unit);
         let cell = |imp| match value(rows, case, imp) {
@@ -371,7 +382,7 @@ fn print_table(rows: &[Row]) {
         };
         let ratio = ratio(rows, case).map_or("-".to_string(), |r| format!("{r:.2}x"));
         println!(
-            "{case:<26} {:>12} {:>12} {:>12} {:>17} {:>11}",
+            "{case:<28} {:>12} {:>12} {:>12} {:>17} {:>11}",
             cell("wchan"),
             cell("std"),
             cell("parking_lot"),
@@ -385,7 +396,7 @@ fn print_table(rows: &[Row]) {
 /// row won by blocking less from one won by blocking faster.
 fn print_switches(rows: &[Row]) {
     println!("\nvoluntary context switches per operation (median of the samples; whole process):");
-    println!("{:<26} {:>12} {:>12} {:>12} {:>17}", "case", IMPLS[0], IMPLS[1], IMPLS[2], IMPLS[3]);
+    println!("{:<28} {:>12} {:>12} {:>12} {:>17}", "case", IMPLS[0], IMPLS[1], IMPLS[2], IMPLS[3]);
     let mut cases: Vec<&str> = Vec::new();
     for r in rows.iter().filter(|r| r.unit != "bytes") {
         if !cases.contains(&r.case) {
@@ -399,7 +410,7 @@ fn print_switches(rows: &[Row]) {
                 .map_or("-".to_string(), |r| format!("{:.3}", r.switches))
         };
         println!(
-            "{case:<26} {:>12} {:>12} {:>12} {:>17}",
+            "{case:<28} {:>12} {:>12} {:>12} {:>17}",
             cell("wchan"),
             cell("std"),
             cell("parking_lot"),

@@ -516,6 +516,38 @@ impl Chan for WchanFlag {
     }
 }
 
+/// parking_lot_core with [`WchanSleep`]'s protocol: the turn under the same `SpinLock`, whose
+/// guard the sleeper releases in `before_sleep`, which parking_lot_core runs once the thread
+/// is queued and the bucket lock released: the order `Sleep::unlocking` keeps. The same work
+/// as [`WchanSleep`] on both sides, so `sleep_wake_roundtrip_locked` compares the two
+/// libraries' sleep and wake with the lock's cost on both.
+#[derive(Default)]
+pub struct PlcLocked {
+    turn: SpinLock<u32>,
+    ids: [u64; 2],
+}
+
+impl Chan for PlcLocked {
+    const NAME: &'static str = "parking_lot_core_locked";
+    fn give(&self, to: u32) {
+        *self.turn.lock() = to;
+        // After the unlock, as in `WchanSleep`.
+        PlcLib::unpark_one(&self.ids[to as usize] as *const u64 as usize);
+    }
+    fn take(&self, me: u32) {
+        let key = &self.ids[me as usize] as *const u64 as usize;
+        let mut turn = self.turn.lock();
+        while *turn != me {
+            // Released in `before_sleep`, or here if the park returned before it ran (it
+            // always runs here: `validate` agrees).
+            let held = std::cell::Cell::new(Some(turn));
+            PlcLib::park_then(key, || drop(held.take()));
+            drop(held.take());
+            turn = self.turn.lock();
+        }
+    }
+}
+
 /// The turn in an atomic that `park`'s validate re-reads under the bucket lock: the protocol
 /// of [`WchanPark`] and [`PlcPark`], which differ only in the library.
 #[derive(Default)]
@@ -530,6 +562,16 @@ pub trait ParkLib: Default + Send + Sync + 'static {
     const NAME: &'static str;
     fn park(key: usize, validate: impl FnOnce() -> bool);
     fn unpark_one(key: usize);
+}
+
+impl PlcLib {
+    /// Parks on `key` unconditionally, running `before_sleep` once the thread is queued.
+    fn park_then(key: usize, before_sleep: impl FnOnce()) {
+        // SAFETY: see the module docs.
+        unsafe {
+            parking_lot_core::park(key, || true, before_sleep, |_, _| {}, parking_lot_core::DEFAULT_PARK_TOKEN, None)
+        };
+    }
 }
 
 #[derive(Default)]
