@@ -336,7 +336,7 @@ loom::thread_local! {
 /// (`mutex_contended_*`), and the lock's cache line most likely stayed in this CPU's cache,
 /// where the subtraction (`lock decb` on x86-64) is the cheaper unlock. Another mutex: the
 /// thread moves between locks, whose lines other CPUs take too (`mutex_many_locks_4`), and on
-/// the machine measured a compare-exchange unlock is about 2 ns cheaper there
+/// the machine measured (Zen 3) a compare-exchange unlock is about 2 ns cheaper there
 /// (`docs/benchmarks.md`, "Mutex: which unlock instruction"). A wrong guess costs speed only:
 /// both forms are correct in every state.
 #[inline]
