@@ -16,8 +16,9 @@
 //! round-trip cases pin their two threads to one CPU (`_2cpu`: to two), see
 //! `docs/benchmarks.md` for why. Lower is better everywhere; the last column is wchan's
 //! median divided by the best other implementation's (below 1: wchan is faster or smaller),
-//! and the targets are printed as met or missed for this run. Last comes how many
-//! CPUs were free to run at once, before and after (a warning when other load took some).
+//! and the targets are printed as met or missed for this run. Last come the machine
+//! (CPU model, from `/proc/cpuinfo` on Linux) and how many CPUs were free to run at once,
+//! before and after (a warning when other load took some).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -115,6 +116,7 @@ fn main() -> ExitCode {
             let value = if r.unit == "bytes" { format!("{}", r.median) } else { format!("{:.1}", r.median) };
             println!("{},{},{},{}", r.case, r.imp, value, r.unit);
         }
+        eprintln!("{}", machine()); // not a CSV line
         for line in free_cpus_report(free_before, free_after) {
             eprintln!("{line}"); // not a CSV line
         }
@@ -125,11 +127,39 @@ fn main() -> ExitCode {
         }
         print_targets(&rows);
         println!("\n{} samples per cell, {:.0} s in all", plan.samples, started.elapsed().as_secs_f64());
+        println!("{}", machine());
         for line in free_cpus_report(free_before, free_after) {
             println!("{line}");
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The machine the run measured, for the record: results depend on the CPU model (in
+/// `docs/benchmarks.md` the same code meets a mutex bar on one x86-64 model and misses it on
+/// another, "A second machine: Zen 5"). From `/proc/cpuinfo` on Linux; elsewhere the target only.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return format!("machine: {} {}, {cpus} CPUs", std::env::consts::OS, std::env::consts::ARCH);
+    };
+    // The first processor's fields (x86: `model name`, `cpu family`, `model`; other
+    // architectures name theirs differently, and what is missing is left out).
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let mut parts = vec![field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_string())];
+    if let (Some(family), Some(model)) = (field("cpu family"), field("model")) {
+        parts.push(format!("family {family} model {model}"));
+    }
+    parts.push(format!("{cpus} CPUs"));
+    if let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+        parts.push(format!("Linux {}", release.trim()));
+    }
+    format!("machine: {}", parts.join(", "))
 }
 
 /// How many CPUs this run could really use at once: `k` threads (one per CPU the process
