@@ -422,8 +422,6 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-/// `--switches`: the median voluntary context switches per operation of every cell, to tell a
-/// row won by blocking less from one won by blocking faster.
 /// A switch rate for the table: three decimals, or two significant digits below 0.001,
 /// where three decimals would print 0.000 for a lock whose lockers block once in a few
 /// thousand acquisitions, each block costing microseconds.
@@ -435,6 +433,8 @@ fn switches_cell(v: f64) -> String {
     }
 }
 
+/// `--switches`: the median voluntary context switches per operation of every cell, to tell a
+/// row won by blocking less from one won by blocking faster.
 fn print_switches(rows: &[Row]) {
     println!("\nvoluntary context switches per operation (median of the samples; whole process):");
     println!("{:<28} {:>12} {:>12} {:>12} {:>17}", "case", IMPLS[0], IMPLS[1], IMPLS[2], IMPLS[3]);

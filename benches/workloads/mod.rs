@@ -538,8 +538,8 @@ impl Chan for PlcLocked {
         let key = &self.ids[me as usize] as *const u64 as usize;
         let mut turn = self.turn.lock();
         while *turn != me {
-            // Released in `before_sleep`, or here if the park returned before it ran (it
-            // always runs here: `validate` agrees).
+            // Released in `before_sleep`, which always runs here (`validate` agrees); the
+            // `take` after the park then finds nothing, and no path leaves the guard held.
             let held = std::cell::Cell::new(Some(turn));
             PlcLib::park_then(key, || drop(held.take()));
             drop(held.take());
