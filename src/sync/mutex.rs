@@ -355,48 +355,64 @@ fn set_last_unlocked(addr: usize) {
     let _ = LAST_UNLOCKED.try_with(|last| last.set(addr));
 }
 
-/// The bounded spin before parking: six rounds of 2, 4, ... 64 CPU pause hints (126 in all,
-/// about 3.3 µs on the development machine, less than the 4.5 µs a block and a wake cost
-/// there), then the locker parks. Spinning at most as long as a block costs is the
-/// competitive bound for waiting without knowing how long the wait is (Karlin, Li, Manasse
-/// and Owicki, "Empirical Studies of Competitive Spinning for a Shared-Memory
-/// Multiprocessor", SOSP 1991). In a process that may run on one CPU only
-/// (`crate::cpus::runnable`), each round yields instead: the holder cannot release the lock
-/// while this thread keeps the CPU.
+/// The bounded spin before parking: three rounds of 16, 32 and 64 CPU pause hints (112 in
+/// all, about 2.6 µs on the Zen 5 development machine), then the locker parks.
 ///
-/// `--cfg wchan_spin_yield` builds the schedule wchan used before (parking_lot's: 2, 4 and 8
-/// pauses, then up to seven yields), which `docs/benchmarks.md` measures against this one:
-/// with the unlock that releases first, its yields make `queue_mpmc_4x4` block about twice as
-/// often, and it is slower on every contended row measured there.
+/// The first round is long on purpose. Every look at the lock byte takes its cache line from
+/// the holder, whose next lock or unlock must take it back, and a look that lands between two
+/// of the holder's acquisitions finds the lock free and takes it over. Rounds that started at
+/// 2 pauses looked every 50-200 ns at first, and a holder of a busy lock kept it for about 5
+/// acquisitions in a row; from 16 pauses it keeps it for about 70. On Zen 5,
+/// `mutex_contended_2` and `_8` went from 0.96x and 1.28x the best other's time to 0.62x and
+/// 0.80x (medians of nine runs), the queue and the pool no worse (`docs/benchmarks.md`, "The
+/// first spin round").
+///
+/// Spinning about as long as a block costs is the competitive bound for a wait of unknown
+/// length (Karlin, Li, Manasse and Owicki, "Empirical Studies of Competitive Spinning for a
+/// Shared-Memory Multiprocessor", SOSP 1991). A block and its wake cost 4.5 µs on the Zen 3
+/// machine and 1.7 µs on the Zen 5 one. There, two rounds (within the bound) lost
+/// `mutex_contended_8` again: the spinners parked, and their CPU went to another of the
+/// eight threads, which started looking at the lock afresh.
+///
+/// In a process that may run on one CPU only (`crate::cpus::runnable`), six rounds each
+/// yield instead: the holder cannot release the lock while this thread keeps the CPU.
+///
+/// `--cfg wchan_spin_yield` builds parking_lot's schedule (2, 4 and 8 pauses, then up to
+/// seven yields), which `docs/benchmarks.md` measures against this one: its yields make
+/// `queue_mpmc_4x4` block about twice as often, and it is slower on the queue and the pool.
 struct SpinWait {
-    steps: u32,
-    /// Whether the steps pause (more than one CPU: `crate::cpus::runnable`, asked once, at
-    /// the first step) or yield.
+    rounds: u32,
+    /// Whether the rounds pause (more than one CPU: `crate::cpus::runnable`, asked once, at
+    /// the first round) or yield.
     pause: bool,
 }
 
-/// Spin steps before parking; steps past [`PAUSE_STEPS`] yield.
-const SPIN_STEPS: u32 = if cfg!(wchan_spin_yield) { 10 } else { 6 };
-/// Steps that pause (2, 4, 8, ... hints) rather than yield.
-const PAUSE_STEPS: u32 = if cfg!(wchan_spin_yield) { 3 } else { 6 };
+/// Pause hints in the first round; each later pausing round doubles them.
+const FIRST_PAUSES: u32 = if cfg!(wchan_spin_yield) { 2 } else { 16 };
+/// Rounds that pause (with more than one CPU); the rounds after them yield.
+const PAUSE_ROUNDS: u32 = 3;
+/// Rounds before parking with more than one CPU.
+const SPIN_ROUNDS: u32 = if cfg!(wchan_spin_yield) { 10 } else { PAUSE_ROUNDS };
+/// Rounds before parking on one CPU, where every round yields.
+const YIELD_ROUNDS: u32 = if cfg!(wchan_spin_yield) { 10 } else { 6 };
 
 impl SpinWait {
     fn new() -> SpinWait {
-        SpinWait { steps: 0, pause: false }
+        SpinWait { rounds: 0, pause: false }
     }
 
-    /// One step; false once the budget is spent.
+    /// One round; false once the budget is spent.
     fn spin(&mut self) -> bool {
-        if self.steps >= SPIN_STEPS {
-            return false;
-        }
-        if self.steps == 0 {
+        if self.rounds == 0 {
             // A thread-local read, and a fresh read of the masks once in `cpus::REFRESH` asks.
             self.pause = crate::cpus::runnable() > 1;
         }
-        self.steps += 1;
-        if self.steps <= PAUSE_STEPS && self.pause {
-            for _ in 0..(1 << self.steps) {
+        if self.rounds >= if self.pause { SPIN_ROUNDS } else { YIELD_ROUNDS } {
+            return false;
+        }
+        self.rounds += 1;
+        if self.pause && self.rounds <= PAUSE_ROUNDS {
+            for _ in 0..FIRST_PAUSES << (self.rounds - 1) {
                 std::hint::spin_loop();
             }
         } else {
