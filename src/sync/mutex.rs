@@ -364,8 +364,8 @@ fn set_last_unlocked(addr: usize) {
 /// 2 pauses looked every 50-200 ns at first, and a holder of a busy lock kept it for about 5
 /// acquisitions in a row; from 16 pauses it keeps it for about 70. On Zen 5,
 /// `mutex_contended_2` and `_8` went from 0.96x and 1.28x the best other's time to 0.62x and
-/// 0.80x (medians of nine runs), the queue and the pool no worse (`docs/benchmarks.md`, "The
-/// first spin round").
+/// 0.80x (medians of nine runs, in the machine's fast state), the queue and the pool no worse
+/// (`docs/benchmarks.md`, "The first spin round").
 ///
 /// Spinning about as long as a block costs is the competitive bound for a wait of unknown
 /// length (Karlin, Li, Manasse and Owicki, "Empirical Studies of Competitive Spinning for a
