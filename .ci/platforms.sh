@@ -41,17 +41,24 @@ install() {
     fi
 }
 
-# A refused target: `cargo check --lib` fails, and its first error is the crate's
-# compile_error! (src/lib.rs), not an unresolved name further down.
+# A refused target: `cargo check --lib` fails, and its one error is the crate's
+# compile_error! (src/lib.rs), with no unresolved name or other error after it. The line
+# cargo adds ("could not compile ... due to 1 previous error") is not counted.
 refused() {
-    local out
+    local out errors
     if out=$(cargo check --lib --target "$1" --target-dir target/cross 2>&1); then
         echo "$1 built, but wchan refuses it" >&2
         return 1
     fi
-    if ! grep -m1 '^error' <<<"$out" | grep -q 'wchan does not support'; then
-        echo "$1 failed without wchan's message first:" >&2
-        grep '^error' <<<"$out" | head -5 >&2
+    errors=$(grep -E '^error' <<<"$out" | grep -v '^error: could not compile')
+    if [ "$(grep -c . <<<"$errors")" != 1 ] || ! grep -q 'wchan does not support' <<<"$errors"; then
+        echo "$1 failed with other errors than wchan's message alone:" >&2
+        head -5 <<<"$errors" >&2
+        return 1
+    fi
+    if grep -q '^warning' <<<"$out"; then
+        echo "$1 refused, but with warnings too:" >&2
+        grep '^warning' <<<"$out" | head -5 >&2
         return 1
     fi
 }

@@ -36,12 +36,29 @@ impl Error {
     /// `ESRCH`.
     pub fn errno(self) -> i32 {
         match self {
-            Error::InvalidArgument => libc::EINVAL,
-            Error::TimedOut => libc::EWOULDBLOCK,
-            Error::Interrupted => libc::EINTR,
-            Error::NoWaiters => libc::ESRCH,
+            Error::InvalidArgument => errno::EINVAL,
+            Error::TimedOut => errno::EWOULDBLOCK,
+            Error::Interrupted => errno::EINTR,
+            Error::NoWaiters => errno::ESRCH,
         }
     }
+}
+
+/// The four `errno` values, from libc.
+#[cfg(not(all(target_family = "wasm", not(any(target_os = "wasi", target_os = "emscripten")))))]
+mod errno {
+    pub(super) use libc::{EINTR, EINVAL, ESRCH, EWOULDBLOCK};
+}
+
+/// wasm without an operating system, which `src/lib.rs` refuses with a `compile_error!`:
+/// libc defines no errno values there, and placeholders keep that refusal the only error
+/// (`.ci/platforms.sh` checks it is).
+#[cfg(all(target_family = "wasm", not(any(target_os = "wasi", target_os = "emscripten"))))]
+mod errno {
+    pub(super) const EINTR: i32 = 0;
+    pub(super) const EINVAL: i32 = 0;
+    pub(super) const ESRCH: i32 = 0;
+    pub(super) const EWOULDBLOCK: i32 = 0;
 }
 
 impl fmt::Display for Error {

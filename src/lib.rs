@@ -51,8 +51,9 @@
 // without the `atomics` feature, no sleep (`thread::sleep` panics,
 // `library/std/src/sys/thread/unsupported.rs`; nightly 2026-05-19), so no deadline could be
 // measured; and libc has no errno values for `Error::errno`. Refused here, with the reason,
-// ahead of the unresolved libc names that would otherwise be the only errors
-// (`.ci/platforms.sh` checks that this message comes first).
+// as the build's only error: `src/error.rs` stands in for the missing errno names, which
+// would otherwise add four unresolved-name errors after it (`.ci/platforms.sh` checks that
+// this message is the only error).
 #[cfg(all(target_family = "wasm", not(any(target_os = "wasi", target_os = "emscripten"))))]
 compile_error!(
     "wchan does not support wasm without an operating system (wasm32-unknown-unknown): std \
