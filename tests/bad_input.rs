@@ -6,12 +6,17 @@
 //! (a local, a leaked box or a static of its own) and every park and unpark on it follows the
 //! protocol of the primitive or test around it.
 mod common;
+#[cfg(unix)]
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use common::{wait_until, watchdog, HANG};
+#[cfg(unix)]
+use cpu_time::thread_cpu_time;
 use wchan::park::{self, ParkOptions, ParkResult, RequeueOp, UnparkToken, DEFAULT_UNPARK_TOKEN};
 use wchan::{wakeup, Clock, Condvar, Deadline, Error, Mutex, Sleep, SpinLock, Timespec};
 
@@ -128,15 +133,6 @@ fn deadline_in_the_past_times_out_at_once_and_releases_the_guard() {
             assert!(!called.load(Ordering::Relaxed), "validate did not run for {d:?}");
         }
     });
-}
-
-/// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID`: Linux, the BSDs, Apple).
-#[cfg(unix)]
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is writable; CLOCK_THREAD_CPUTIME_ID always exists on Linux.
-    assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) }, 0);
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// A deadline at the very end of time on either clock sleeps until woken: it neither fails

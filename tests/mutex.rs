@@ -1,12 +1,17 @@
 //! `Mutex` (lock_api over `RawMutex`): exclusion, try/timed locking, guard mapping, fairness
 //! and the fair hand-off.
 mod common;
+#[cfg(unix)]
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{wait_until, watchdog, HANG};
+#[cfg(unix)]
+use cpu_time::thread_cpu_time;
 use wchan::{Condvar, Deadline, Mutex, MutexGuard};
 
 /// N threads each add 1 to a plain `u64` behind the mutex M times.
@@ -333,5 +338,40 @@ fn an_unlock_wakes_the_parked_waiter_whichever_mutex_this_thread_unlocked_last()
             waiter.join().unwrap();
             assert_eq!(m.lock().1, 11, "other_last = {other_last}");
         }
+    });
+}
+
+/// A locker that finds the mutex held for long spins for a bounded time (three rounds of
+/// pause hints, about 2.6 µs: `SpinWait` in `src/sync/mutex.rs`) and then blocks: it does not
+/// burn its CPU for the holder's whole critical section. The holder keeps the lock for
+/// `HOLD` after the locker has announced that it is calling `lock`; the locker must have
+/// waited most of that, and used a small part of it as CPU time.
+#[cfg(unix)]
+#[test]
+fn a_locker_behind_a_long_holder_blocks_instead_of_spinning() {
+    const HOLD: Duration = Duration::from_millis(300);
+    watchdog(HANG, || {
+        let m = Arc::new(Mutex::new(0u32));
+        let (release, holder) = hold_in_other_thread(m.clone());
+        let calling = Arc::new(AtomicBool::new(false));
+        let locker = {
+            let (m, calling) = (m.clone(), calling.clone());
+            std::thread::spawn(move || {
+                let cpu = thread_cpu_time();
+                let start = Instant::now();
+                calling.store(true, Ordering::SeqCst);
+                *m.lock() += 1;
+                (start.elapsed(), thread_cpu_time() - cpu)
+            })
+        };
+        wait_until(HANG, "the locker to call lock", || calling.load(Ordering::SeqCst));
+        // The critical section under test, not a pause to let something settle.
+        std::thread::sleep(HOLD);
+        release.store(true, Ordering::SeqCst);
+        holder.join().unwrap();
+        let (waited, used) = locker.join().unwrap();
+        assert_eq!(*m.lock(), 1);
+        assert!(waited >= HOLD - Duration::from_millis(50), "the locker got the lock after {waited:?}");
+        assert!(used < Duration::from_millis(50), "waiting {waited:?} for the lock used {used:?} of CPU");
     });
 }

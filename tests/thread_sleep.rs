@@ -5,6 +5,9 @@
 //! portable parker (`--cfg wchan_fallback_parker`) a test asserts its documented limit
 //! instead: a signal does not cut a sleep short.
 mod common;
+#[cfg(unix)]
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 
 #[cfg(unix)]
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,6 +18,8 @@ use std::time::{Duration, Instant};
 #[cfg(unix)]
 use common::wait_until;
 use common::{watchdog, HANG};
+#[cfg(unix)]
+use cpu_time::thread_cpu_time;
 use wchan::thread::{sleep, sleep_secs};
 
 #[test]
@@ -185,15 +190,6 @@ fn interrupt_called_from_a_sa_restart_handler_ends_the_sleep_too() {
         let (left, took) = interrupt_with(libc::SIGUSR2, move || sleep(asked));
         assert!(left > Duration::from_secs(3) && left < asked, "left {left:?} after {took:?}");
     });
-}
-
-#[cfg(unix)]
-/// CPU time this thread has used.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a fixed, supported one.
-    assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) }, 0);
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 #[cfg(unix)]
